@@ -1,0 +1,66 @@
+/**
+ * The configuration keys, mirroring GoFrame's server config. One table drives the JSON schema, the
+ * environment variable names (SMOOTH_ + upper snake case) and the README's key list.
+ * Durations are seconds as a number, or a string with a unit: "500ms", "2s", "1m".
+ */
+export type KeyKind = 'addresses' | 'string' | 'boolean' | 'integer' | 'duration' | 'object'
+
+export interface KeySpec {
+  kind: KeyKind
+  /** Process-wide keys are shared by every server of the process (they share the workers). */
+  scope: 'server' | 'process'
+  description: string
+}
+
+export const ConfigKeys = {
+  address: { kind: 'addresses', scope: 'server', description: 'HTTP listen addresses, e.g. ":8199" or "127.0.0.1:8100,:8200"' },
+  httpsAddr: { kind: 'addresses', scope: 'server', description: 'HTTPS listen addresses; when empty and a certificate is set, `address` serves HTTPS' },
+  httpsCertPath: { kind: 'string', scope: 'server', description: 'PEM certificate file' },
+  httpsKeyPath: { kind: 'string', scope: 'server', description: 'PEM private key file' },
+  graceful: { kind: 'boolean', scope: 'process', description: 'enable smooth restart and reload (off by default, as in GoFrame)' },
+  gracefulTimeout: { kind: 'duration', scope: 'process', description: 'how long one worker may drain during a rollout before it is forced' },
+  gracefulShutdownTimeout: { kind: 'duration', scope: 'process', description: 'how long the whole process may drain on shutdown before it is forced' },
+  workers: { kind: 'integer', scope: 'process', description: 'worker processes (default: os.availableParallelism())' },
+  adminPattern: { kind: 'string', scope: 'server', description: 'route prefix of the admin page and API when admin is enabled' },
+  adminToken: { kind: 'string', scope: 'process', description: 'Bearer token required by the admin API (without one, admin answers loopback clients only)' },
+  pidFile: { kind: 'string', scope: 'process', description: 'file the pid is written to' },
+  logLevel: { kind: 'string', scope: 'process', description: 'pino level: fatal, error, warn, info, debug, trace' },
+  readTimeout: { kind: 'duration', scope: 'server', description: 'time allowed to receive a whole request (0 = none)' },
+  idleTimeout: { kind: 'duration', scope: 'server', description: 'keep-alive idle timeout' },
+  underPressure: { kind: 'object', scope: 'server', description: '@fastify/under-pressure limits: maxEventLoopDelay, maxHeapUsedBytes, maxRssBytes, maxEventLoopUtilization, retryAfter' },
+} as const satisfies Record<string, KeySpec>
+
+export type ConfigKey = keyof typeof ConfigKeys
+
+export interface UnderPressureLimits {
+  maxEventLoopDelay?: number
+  maxHeapUsedBytes?: number
+  maxRssBytes?: number
+  maxEventLoopUtilization?: number
+  retryAfter?: number
+}
+
+/** One layer of settings as written by a user (file, environment or code). */
+export interface ServerSettings {
+  address?: string | string[]
+  httpsAddr?: string | string[]
+  httpsCertPath?: string
+  httpsKeyPath?: string
+  graceful?: boolean
+  gracefulTimeout?: number | string
+  gracefulShutdownTimeout?: number | string
+  workers?: number
+  adminPattern?: string
+  adminToken?: string
+  pidFile?: string
+  logLevel?: string
+  readTimeout?: number | string
+  idleTimeout?: number | string
+  underPressure?: UnderPressureLimits
+}
+
+export const LogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+export function envName(key: string): string {
+  return 'SMOOTH_' + key.replace(/[A-Z]/g, (c) => '_' + c).toUpperCase()
+}

@@ -1,0 +1,168 @@
+import { availableParallelism } from 'node:os'
+import { readFileSync } from 'node:fs'
+import { createSecureContext } from 'node:tls'
+import { SmoothError } from '../errors.js'
+import { ConfigKeys, type ServerSettings, type UnderPressureLimits } from './keys.js'
+import { checkSettings, toMs } from './schema.js'
+import { parseAddresses, type ListenAddress } from './address.js'
+import { findConfigFile, loadConfigFile, loadEnvSettings, type FileConfig } from './load.js'
+
+export type Protocol = 'http' | 'https'
+
+export interface ListenerSpec extends ListenAddress {
+  /** Index in the process-wide listener table; the worker uses it to pick the server. */
+  index: number
+  server: string
+  protocol: Protocol
+  /** Identifies the listener across generations: "http://:8199". */
+  key: string
+}
+
+export interface ResolvedServer {
+  name: string
+  listeners: ListenerSpec[]
+  tls?: { certPath: string; keyPath: string }
+  adminPattern?: string
+  readTimeoutMs: number
+  idleTimeoutMs: number
+  underPressure: UnderPressureLimits
+}
+
+export interface ResolvedProcess {
+  workers: number
+  graceful: boolean
+  gracefulTimeoutMs: number
+  gracefulShutdownTimeoutMs: number
+  adminToken?: string
+  pidFile?: string
+  logLevel: string
+  configFile?: string
+}
+
+export interface ResolvedConfig {
+  process: ResolvedProcess
+  servers: ResolvedServer[]
+  listeners: ListenerSpec[]
+}
+
+export const Defaults = {
+  gracefulTimeoutMs: 30_000,
+  gracefulShutdownTimeoutMs: 30_000,
+  readTimeoutMs: 0,
+  idleTimeoutMs: 60_000,
+  logLevel: 'info',
+}
+
+const PROCESS_KEYS = Object.entries(ConfigKeys).filter(([, s]) => s.scope === 'process').map(([k]) => k)
+
+export interface CodeServer { name: string; settings: ServerSettings }
+
+/**
+ * Merges defaults < file < environment < code into one validated config. Throws a SmoothError that
+ * names the offending key, variable or path; nothing has been started when it throws.
+ */
+export function resolveConfig(code: CodeServer[], env = process.env, file?: FileConfig): ResolvedConfig {
+  const fileCfg = file ?? loadConfigFile(findConfigFile(env))
+  const envCfg = loadEnvSettings(env)
+  const where = fileCfg.path ?? 'the config file'
+  for (const name of Object.keys(fileCfg.named)) {
+    if (!code.some((s) => s.name === name)) {
+      throw new SmoothError('SMOOTH_CONFIG_UNKNOWN_KEY', `"server.${name}" in ${where}: no server named "${name}" is started by this program`)
+    }
+    for (const k of PROCESS_KEYS) {
+      if (k in fileCfg.named[name]!) {
+        throw new SmoothError('SMOOTH_CONFIG_INVALID', `"server.${name}.${k}" is process-wide: set it under "server" (in ${where})`)
+      }
+    }
+  }
+  for (const s of code) checkSettings(s.settings, `the code of server "${s.name}"`)
+
+  // Process-wide keys: code (any server, last wins) > env > file.
+  const proc: ServerSettings = { ...fileCfg.base, ...envCfg }
+  for (const s of code) {
+    for (const k of PROCESS_KEYS) {
+      const v = (s.settings as Record<string, unknown>)[k]
+      if (v !== undefined) (proc as Record<string, unknown>)[k] = v
+    }
+  }
+
+  const listeners: ListenerSpec[] = []
+  const servers: ResolvedServer[] = code.map((s) => {
+    const merged: ServerSettings = { ...fileCfg.base, ...fileCfg.named[s.name], ...envCfg, ...s.settings }
+    return resolveServer(s.name, merged, listeners)
+  })
+
+  const seen = new Map<string, string>()
+  for (const l of listeners) {
+    const other = seen.get(`${l.host ?? ''}:${l.port}`)
+    if (other && l.port !== 0) {
+      throw new SmoothError('SMOOTH_CONFIG_INVALID', `address ${l.text} is used twice (servers "${other}" and "${l.server}")`)
+    }
+    seen.set(`${l.host ?? ''}:${l.port}`, l.server)
+  }
+
+  const process: ResolvedProcess = {
+    workers: proc.workers ?? availableParallelism(),
+    graceful: proc.graceful ?? false,
+    gracefulTimeoutMs: toMs(proc.gracefulTimeout, Defaults.gracefulTimeoutMs),
+    gracefulShutdownTimeoutMs: toMs(proc.gracefulShutdownTimeout, Defaults.gracefulShutdownTimeoutMs),
+    logLevel: proc.logLevel ?? Defaults.logLevel,
+  }
+  if (proc.adminToken) process.adminToken = proc.adminToken
+  if (proc.pidFile) process.pidFile = proc.pidFile
+  if (fileCfg.path) process.configFile = fileCfg.path
+  return { process, servers, listeners }
+}
+
+function resolveServer(name: string, s: ServerSettings, listeners: ListenerSpec[]): ResolvedServer {
+  const hasCert = Boolean(s.httpsCertPath || s.httpsKeyPath)
+  let http = parseAddresses(s.address)
+  let https = parseAddresses(s.httpsAddr)
+  // GoFrame: with a certificate and no httpsAddr, `address` serves HTTPS.
+  if (hasCert && https.length === 0) {
+    https = http
+    http = []
+  }
+  if (https.length > 0 && !(s.httpsCertPath && s.httpsKeyPath)) {
+    throw new SmoothError('SMOOTH_CONFIG_INVALID', `server "${name}" serves HTTPS but lacks ${s.httpsCertPath ? 'httpsKeyPath' : 'httpsCertPath'}`)
+  }
+  if (http.length + https.length === 0) throw new SmoothError('SMOOTH_NO_ADDRESS', name)
+  const add = (a: ListenAddress, protocol: Protocol): ListenerSpec => {
+    const spec: ListenerSpec = { ...a, index: listeners.length, server: name, protocol, key: `${protocol}://${a.text}` }
+    listeners.push(spec)
+    return spec
+  }
+  const server: ResolvedServer = {
+    name,
+    listeners: [...http.map((a) => add(a, 'http')), ...https.map((a) => add(a, 'https'))],
+    readTimeoutMs: toMs(s.readTimeout, Defaults.readTimeoutMs),
+    idleTimeoutMs: toMs(s.idleTimeout, Defaults.idleTimeoutMs),
+    underPressure: s.underPressure ?? {},
+  }
+  if (https.length > 0) server.tls = { certPath: s.httpsCertPath!, keyPath: s.httpsKeyPath! }
+  if (s.adminPattern) server.adminPattern = normalisePattern(s.adminPattern)
+  return server
+}
+
+function normalisePattern(p: string): string {
+  const withSlash = p.startsWith('/') ? p : '/' + p
+  return withSlash.length > 1 ? withSlash.replace(/\/+$/, '') : withSlash
+}
+
+/** Reads and parses the certificate and key, so a bad file is an error before anything starts. */
+export function loadTls(tls: { certPath: string; keyPath: string }): { cert: Buffer; key: Buffer } {
+  const read = (what: string, path: string): Buffer => {
+    try {
+      return readFileSync(path)
+    } catch (err) {
+      throw new SmoothError('SMOOTH_CERT_UNREADABLE', what, `${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+    }
+  }
+  const pair = { cert: read('certificate', tls.certPath), key: read('key', tls.keyPath) }
+  try {
+    createSecureContext(pair)
+  } catch (err) {
+    throw new SmoothError('SMOOTH_CERT_INVALID', `${tls.certPath} / ${tls.keyPath}: ${(err as Error).message}`)
+  }
+  return pair
+}

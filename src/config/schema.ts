@@ -1,0 +1,64 @@
+import { Ajv, type ErrorObject } from 'ajv'
+import { ConfigKeys, LogLevels, type KeyKind } from './keys.js'
+import { SmoothError } from '../errors.js'
+
+/** JSON schemas generated once from the key table; ajv reports the key path of what is wrong. */
+const DURATION = { anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', pattern: '^\\d+(\\.\\d+)?(ms|s|m|h)?$' }] }
+const ADDRESSES = { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] }
+const UNDER_PRESSURE = {
+  type: 'object',
+  additionalProperties: false,
+  properties: Object.fromEntries(
+    ['maxEventLoopDelay', 'maxHeapUsedBytes', 'maxRssBytes', 'maxEventLoopUtilization', 'retryAfter']
+      .map((k) => [k, { type: 'number', minimum: 0 }]),
+  ),
+}
+
+function schemaOf(kind: KeyKind): object {
+  switch (kind) {
+    case 'addresses': return ADDRESSES
+    case 'string': return { type: 'string' }
+    case 'boolean': return { type: 'boolean' }
+    case 'integer': return { type: 'integer', minimum: 1, maximum: 1024 }
+    case 'duration': return DURATION
+    case 'object': return UNDER_PRESSURE
+  }
+}
+
+const properties: Record<string, object> = Object.fromEntries(
+  Object.entries(ConfigKeys).map(([key, spec]) => [key, schemaOf(spec.kind)]),
+)
+properties.logLevel = { type: 'string', enum: LogLevels }
+
+export const settingsSchema = { type: 'object', additionalProperties: false, properties }
+
+const ajv = new Ajv({ allErrors: false, strict: true })
+const ajvCoercing = new Ajv({ allErrors: false, strict: true, coerceTypes: true })
+const validateSettings = ajv.compile(settingsSchema)
+const validateSettingsCoercing = ajvCoercing.compile(settingsSchema)
+
+function describe(err: ErrorObject, where: string, prefix: string): SmoothError {
+  if (err.keyword === 'additionalProperties') {
+    const key = (err.params as { additionalProperty: string }).additionalProperty
+    const path = `${prefix}${err.instancePath.replace(/^\//, '').replace(/\//g, '.')}`
+    return new SmoothError('SMOOTH_CONFIG_UNKNOWN_KEY', `"${path ? path + '.' : ''}${key}" in ${where}`)
+  }
+  const path = prefix + err.instancePath.replace(/^\//, '').replace(/\//g, '.')
+  const detail = err.keyword === 'anyOf' ? 'must be a number of seconds or a duration like "2s"' : err.message
+  return new SmoothError('SMOOTH_CONFIG_INVALID', `"${path}" ${detail} (in ${where})`)
+}
+
+/** Validates one layer of settings; throws a SmoothError naming the key and where it came from. */
+export function checkSettings(value: unknown, where: string, prefix = '', coerce = false): void {
+  const validate = coerce ? validateSettingsCoercing : validateSettings
+  if (!validate(value)) throw describe(validate.errors![0]!, where, prefix)
+}
+
+/** "2s" -> 2000; 2 -> 2000 (numbers are seconds, as in GoFrame). */
+export function toMs(value: number | string | undefined, fallbackMs: number): number {
+  if (value === undefined) return fallbackMs
+  if (typeof value === 'number') return Math.round(value * 1000)
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value)!
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's']!
+  return Math.round(Number(m[1]) * unit)
+}

@@ -1,0 +1,38 @@
+/**
+ * The environment variables one Smooth process hands to another. They are the only way a worker
+ * learns what it is, so they are declared here together, like tableflip's wire constants.
+ */
+export const EnvNames = {
+  /** 'worker' in a process forked by a primary. */
+  role: 'SMOOTH_ROLE',
+  /** Generation number of the primary (1 for the first one, +1 per restart). */
+  generation: 'SMOOTH_GENERATION',
+  /** Comma-separated names of the servers a worker must start before it is ready. */
+  servers: 'SMOOTH_SERVERS',
+  /** Worker id assigned by the primary (stable for the worker's life, never reused in a generation). */
+  workerId: 'SMOOTH_WORKER_ID',
+} as const
+
+export const env = {
+  role(): 'worker' | 'primary' {
+    return process.env[EnvNames.role] === 'worker' ? 'worker' : 'primary'
+  },
+  generation(): number {
+    const n = Number(process.env[EnvNames.generation])
+    return Number.isInteger(n) && n > 0 ? n : 1
+  },
+  servers(): string[] {
+    return (process.env[EnvNames.servers] ?? '').split(',').filter(Boolean)
+  },
+  workerId(): number {
+    return Number(process.env[EnvNames.workerId] ?? 0)
+  },
+}
+
+/** The listener table a primary hands its workers: index -> server name and protocol. */
+export interface ListenerRef { index: number; server: string; protocol: 'http' | 'https' }
+export const ListenersEnv = 'SMOOTH_LISTENERS'
+export function listenerTable(): ListenerRef[] {
+  const raw = process.env[ListenersEnv]
+  return raw ? (JSON.parse(raw) as ListenerRef[]) : []
+}

@@ -1,0 +1,39 @@
+/**
+ * Every error Smooth raises on purpose is a SmoothError with a stable `code`. Tests and callers compare
+ * codes, never messages (Fastify `lib/errors.js`, Node `internal/errors`). Codes are never reused.
+ */
+export const ErrorCodes = {
+  // Configuration
+  SMOOTH_CONFIG_UNKNOWN_KEY: 'unknown config key %s',
+  SMOOTH_CONFIG_INVALID: 'invalid config value: %s',
+  SMOOTH_CONFIG_FILE: 'cannot read config file %s',
+  SMOOTH_CERT_UNREADABLE: 'cannot read TLS %s file %s',
+  SMOOTH_CERT_INVALID: 'invalid TLS certificate or key: %s',
+  SMOOTH_ADDRESS_INVALID: 'invalid listen address %s',
+  SMOOTH_NO_ADDRESS: 'server %s has no address to listen on',
+  // Start-up
+  SMOOTH_LISTEN_FAILED: 'cannot listen on %s',
+  SMOOTH_INHERITED_FD: 'inherited listener for %s is missing',
+  SMOOTH_WORKERS_NEVER_READY: 'no worker became ready: %s',
+  SMOOTH_ALREADY_STARTED: 'server %s is already started',
+  // Control
+  SMOOTH_GRACEFUL_DISABLED: 'graceful reload feature is disabled',
+  SMOOTH_SHUTTING_DOWN: 'server is shutting down',
+  SMOOTH_NOT_IMPLEMENTED: '%s is not available yet',
+} as const
+
+export type ErrorCode = keyof typeof ErrorCodes
+
+export class SmoothError extends Error {
+  readonly code: ErrorCode
+  constructor(code: ErrorCode, ...args: Array<string | number>) {
+    let i = 0
+    super(ErrorCodes[code].replace(/%s/g, () => String(args[i++] ?? '')))
+    this.code = code
+    this.name = 'SmoothError'
+  }
+}
+
+export function isSmoothError(err: unknown): err is SmoothError {
+  return err instanceof SmoothError
+}

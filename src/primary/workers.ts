@@ -1,0 +1,212 @@
+import cluster, { type Worker } from 'node:cluster'
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import { EnvNames, ListenersEnv, type ListenerRef } from '../env.js'
+import { isSmoothMessage, TAG, type ControlMessage, type FromWorker, type ToWorker } from '../protocol.js'
+import type { Dispatcher, ConnTarget } from './dispatcher.js'
+import type { RawHandle } from './listeners.js'
+
+export type WorkerState = 'starting' | 'ready' | 'draining' | 'dead'
+
+/** One worker process as the primary sees it. Its state is one value, never a set of flags. */
+export class WorkerSlot implements ConnTarget {
+  state: WorkerState = 'starting'
+  readonly startedAt = Date.now()
+  readyAt: number | undefined
+  forced = 0
+  exitCode: number | null = null
+  readonly exited: Promise<void>
+  private markExited!: () => void
+
+  constructor(readonly id: number, readonly worker: Worker) {
+    this.exited = new Promise((r) => (this.markExited = r))
+  }
+
+  get pid(): number {
+    return this.worker.process.pid!
+  }
+
+  send(msg: ToWorker, handle?: RawHandle, cb?: (err: Error | null) => void): void {
+    if (!this.worker.isConnected()) {
+      cb?.(new Error('worker disconnected'))
+      return
+    }
+    this.worker.process.send!(msg, handle as never, {}, (err) => cb?.(err ?? null))
+  }
+
+  exit(code: number | null): void {
+    this.state = 'dead'
+    this.exitCode = code
+    this.markExited()
+  }
+}
+
+export interface PoolOptions {
+  size: number
+  servers: string[]
+  listeners: ListenerRef[]
+  generation: number
+  readyTimeoutMs: number
+  log: Logger
+  dispatcher: Dispatcher
+  onControl(msg: ControlMessage, from: WorkerSlot): void
+}
+
+/** Start-up failures in a row after which a crash loop is reported (and, before any worker was ever
+ * ready, start-up gives up). */
+const CRASH_LOOP_AT = 5
+const MAX_BACKOFF_MS = 30_000
+/** A worker that dies within this long after ready counts as failing to start. */
+const HEALTHY_AFTER_MS = 5_000
+
+/**
+ * The workers of one generation: forks them, marks them ready, replaces the ones that die (with
+ * exponential back-off, so a crash loop is reported instead of spinning), drains them on request.
+ */
+export class WorkerPool extends EventEmitter {
+  readonly slots = new Map<number, WorkerSlot>()
+  private nextId = 1
+  private failures = 0
+  private everReady = false
+  private replacing = true
+  crashes = 0
+  private replaceTimer: NodeJS.Timeout | undefined
+
+  constructor(private readonly opts: PoolOptions) {
+    super()
+  }
+
+  live(): WorkerSlot[] {
+    return [...this.slots.values()].filter((s) => s.state !== 'dead')
+  }
+
+  /** Forks the initial workers; resolves when all are ready, rejects if none ever can be. */
+  startAll(): Promise<void> {
+    for (let i = 0; i < this.opts.size; i++) this.fork()
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (this.live().filter((s) => s.state === 'ready').length >= this.opts.size) {
+          this.off('ready', check)
+          this.off('gaveUp', fail)
+          resolve()
+        }
+      }
+      const fail = (err: Error): void => {
+        this.off('ready', check)
+        reject(err)
+      }
+      this.on('ready', check)
+      this.once('gaveUp', fail)
+    })
+  }
+
+  fork(): WorkerSlot {
+    const id = this.nextId++
+    const worker = cluster.fork({
+      [EnvNames.role]: 'worker',
+      [EnvNames.workerId]: String(id),
+      [EnvNames.servers]: this.opts.servers.join(','),
+      [EnvNames.generation]: String(this.opts.generation),
+      [ListenersEnv]: JSON.stringify(this.opts.listeners),
+    })
+    const slot = new WorkerSlot(id, worker)
+    this.slots.set(id, slot)
+    const readyTimer = setTimeout(() => {
+      if (slot.state !== 'starting') return
+      this.opts.log.error({ worker: id, workerPid: slot.pid, timeoutMs: this.opts.readyTimeoutMs }, 'worker not ready in time: killed')
+      worker.process.kill('SIGKILL')
+    }, this.opts.readyTimeoutMs)
+    worker.on('message', (msg: unknown) => {
+      if (!isSmoothMessage<FromWorker>(msg)) return
+      switch (msg.act) {
+        case 'connAck':
+          this.opts.dispatcher.ack(msg.seq, msg.accepted)
+          return
+        case 'ready':
+          clearTimeout(readyTimer)
+          if (slot.state !== 'starting') return
+          slot.state = 'ready'
+          slot.readyAt = Date.now()
+          this.everReady = true
+          this.opts.dispatcher.add(slot)
+          this.opts.log.info({ worker: id, workerPid: slot.pid }, 'worker ready')
+          this.emit('ready', slot)
+          return
+        case 'control':
+          this.opts.onControl(msg, slot)
+          return
+        case 'drained':
+          slot.forced = msg.forced
+          return
+      }
+    })
+    worker.on('error', (err) => this.opts.log.debug({ worker: id, err: err.message }, 'worker channel error'))
+    worker.on('exit', (code, signal) => {
+      clearTimeout(readyTimer)
+      const was = slot.state
+      slot.exit(code)
+      this.slots.delete(id)
+      this.opts.dispatcher.remove(slot, true)
+      if (was === 'draining') {
+        this.emit('exit', slot)
+        return
+      }
+      this.crashes++
+      const lived = slot.readyAt ? Date.now() - slot.readyAt : 0
+      this.failures = lived >= HEALTHY_AFTER_MS ? 0 : this.failures + 1
+      this.opts.log.error({ worker: id, workerPid: slot.pid, code, signal, state: was }, 'worker died')
+      this.emit('exit', slot)
+      this.scheduleReplacement(code, signal)
+    })
+    return slot
+  }
+
+  private scheduleReplacement(code: number | null, signal: string | null): void {
+    if (!this.replacing) return
+    if (!this.everReady && this.failures >= CRASH_LOOP_AT) {
+      this.replacing = false
+      this.emit('gaveUp', new Error(`${this.failures} workers in a row exited before ready (last: code ${code}, signal ${signal})`))
+      return
+    }
+    const delay = this.failures === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 250 * 2 ** (this.failures - 1))
+    if (this.failures >= CRASH_LOOP_AT) {
+      this.opts.log.error({ failures: this.failures, nextAttemptInMs: delay }, 'worker crash loop: backing off')
+    }
+    this.replaceTimer = setTimeout(() => {
+      this.replaceTimer = undefined
+      if (this.replacing && this.live().length < this.opts.size) this.fork()
+    }, delay)
+  }
+
+  /** Stops replacing workers that die (shutdown). */
+  stopReplacing(): void {
+    this.replacing = false
+    if (this.replaceTimer) clearTimeout(this.replaceTimer)
+  }
+
+  /** Takes a worker out of rotation and lets it finish its connections, then it exits. */
+  drain(slot: WorkerSlot, timeoutMs: number): Promise<void> {
+    if (slot.state === 'dead') return Promise.resolve()
+    this.opts.dispatcher.remove(slot, false)
+    if (slot.state === 'starting') {
+      // Nothing was handed to it yet: no drain needed.
+      slot.state = 'draining'
+      slot.worker.process.kill('SIGKILL')
+      return slot.exited
+    }
+    slot.state = 'draining'
+    slot.send({ smooth: TAG, act: 'drain', timeoutMs })
+    // The worker forces its own connections at timeoutMs; this margin covers its onClose hooks.
+    const hardKill = setTimeout(() => {
+      this.opts.log.error({ worker: slot.id, workerPid: slot.pid }, 'worker did not exit after its drain: killed')
+      slot.worker.process.kill('SIGKILL')
+    }, timeoutMs + 10_000)
+    return slot.exited.finally(() => clearTimeout(hardKill))
+  }
+
+  async drainAll(timeoutMs: number): Promise<number> {
+    const slots = this.live()
+    await Promise.all(slots.map((s) => this.drain(s, timeoutMs)))
+    return slots.reduce((n, s) => n + s.forced, 0)
+  }
+}

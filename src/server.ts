@@ -1,0 +1,162 @@
+import type { FastifyInstance, FastifyPluginCallback, FastifyPluginAsync, RouteOptions, RouteHandlerMethod } from 'fastify'
+import type { ServerSettings } from './config/keys.js'
+import { SmoothError } from './errors.js'
+
+/** A step that configures the server's Fastify instance in each worker (recorded in the primary). */
+export type SetupStep = (app: FastifyInstance) => unknown
+
+export interface RuntimeHooks {
+  start(server: Server): Promise<void>
+  shutdown(): Promise<void>
+  reload(): Promise<unknown>
+  restart(newExeFilePath?: string): Promise<unknown>
+  wait(): Promise<void>
+}
+
+let runtime: RuntimeHooks | undefined
+/** index.ts installs the runtime of this process's role (primary or worker). */
+export function installRuntime(hooks: RuntimeHooks): void {
+  runtime = hooks
+}
+function rt(): RuntimeHooks {
+  if (!runtime) throw new Error('smooth: import from the package entry (src/index.ts)')
+  return runtime
+}
+
+/**
+ * One named server, GoFrame style. The same entry script runs in the primary and in every worker: in
+ * the primary the calls below only record settings and routes; in a worker `start()` builds a Fastify
+ * instance from them and serves the connections the primary hands over.
+ */
+export class Server {
+  readonly name: string
+  /** Settings made in code; they win over the environment and the config file. */
+  readonly settings: ServerSettings = {}
+  readonly steps: SetupStep[] = []
+  adminEnabled = false
+  private started = false
+
+  constructor(name: string) {
+    this.name = name
+  }
+
+  /** Binds a handler to every HTTP method of a path (GoFrame's BindHandler). */
+  bindHandler(path: string, handler: RouteHandlerMethod): this {
+    this.steps.push((app) => app.all(path, handler))
+    return this
+  }
+
+  route(options: RouteOptions): this {
+    this.steps.push((app) => app.route(options))
+    return this
+  }
+
+  register<Options extends Record<string, unknown>>(
+    plugin: FastifyPluginCallback<Options> | FastifyPluginAsync<Options>,
+    options?: Options,
+  ): this {
+    this.steps.push((app) => app.register(plugin as FastifyPluginAsync<Options>, options as Options))
+    return this
+  }
+
+  /** Escape hatch: any Fastify call, run on the server's instance in each worker. */
+  setup(step: SetupStep): this {
+    this.steps.push(step)
+    return this
+  }
+
+  setGraceful(enabled: boolean): this {
+    this.settings.graceful = enabled
+    return this
+  }
+
+  enableAdmin(pattern = '/debug/admin'): this {
+    this.adminEnabled = true
+    this.settings.adminPattern = pattern
+    return this
+  }
+
+  enableHTTPS(certPath: string, keyPath: string): this {
+    this.settings.httpsCertPath = certPath
+    this.settings.httpsKeyPath = keyPath
+    return this
+  }
+
+  /** Listens on these ports on every interface (replaces earlier addresses). */
+  setPort(...ports: number[]): this {
+    this.settings.address = ports.map((p) => `:${p}`)
+    return this
+  }
+
+  /** ":8199", "127.0.0.1:8199" or several: "127.0.0.1:8100,:8200". */
+  setAddress(address: string | string[]): this {
+    this.settings.address = address
+    return this
+  }
+
+  setHTTPSPort(...ports: number[]): this {
+    this.settings.httpsAddr = ports.map((p) => `:${p}`)
+    return this
+  }
+
+  setHTTPSAddr(address: string | string[]): this {
+    this.settings.httpsAddr = address
+    return this
+  }
+
+  setWorkers(count: number): this {
+    this.settings.workers = count
+    return this
+  }
+
+  /** Any config keys at once (the same keys as the config file). */
+  setConfig(settings: ServerSettings): this {
+    Object.assign(this.settings, settings)
+    return this
+  }
+
+  /** Starts serving. Resolves when this server serves (primary: workers ready; worker: app ready). */
+  start(): Promise<void> {
+    if (this.started) return Promise.reject(new SmoothError('SMOOTH_ALREADY_STARTED', this.name))
+    this.started = true
+    return rt().start(this)
+  }
+
+  /** start() and then wait() until the process shuts down. */
+  async run(): Promise<void> {
+    await this.start()
+    await rt().wait()
+  }
+
+  /** Graceful shutdown of the whole process (every server: they share the workers). */
+  shutdown(): Promise<void> {
+    return rt().shutdown()
+  }
+
+  /** Rolling reload of the workers (pid-stable). */
+  reload(): Promise<unknown> {
+    return rt().reload()
+  }
+
+  /** Smooth restart: a new primary generation, optionally from another entry or executable. */
+  restart(newExeFilePath?: string): Promise<unknown> {
+    return rt().restart(newExeFilePath)
+  }
+}
+
+const servers = new Map<string, Server>()
+
+/** The named singleton: server('s1') returns the same object anywhere in the program. */
+export function server(name = 'default'): Server {
+  let s = servers.get(name)
+  if (!s) {
+    s = new Server(name)
+    servers.set(name, s)
+  }
+  return s
+}
+
+/** Waits until every server has shut down. */
+export function wait(): Promise<void> {
+  return rt().wait()
+}

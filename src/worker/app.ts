@@ -1,0 +1,48 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import underPressure from '@fastify/under-pressure'
+import type { Logger } from 'pino'
+import type { ResolvedProcess, ResolvedServer } from '../config/resolve.js'
+import type { Server } from '../server.js'
+import { adminPlugin, type AdminContext } from '../admin/plugin.js'
+
+/**
+ * Per-request "incoming request"/"request completed" lines cost more than a hello-world they log:
+ * they are written at debug level instead of info. Errors keep Fastify's own levels.
+ */
+class QuietRequests extends LogController {
+  override incomingRequest(request: Parameters<LogController['incomingRequest']>[0]): void {
+    request.log.debug({ req: request }, 'incoming request')
+  }
+  override requestCompleted(...args: Parameters<LogController['requestCompleted']>): void {
+    const [error, request, reply] = args
+    if (error) super.requestCompleted(...args)
+    else reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed')
+  }
+}
+
+/** Builds the Fastify instance of one named server: under-pressure, the user's steps, admin. */
+export async function buildApp(
+  server: Server,
+  config: ResolvedServer,
+  proc: ResolvedProcess,
+  log: Logger,
+  admin: AdminContext,
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: log.child({ server: server.name }) as FastifyBaseLogger,
+    logController: new QuietRequests(),
+    keepAliveTimeout: config.idleTimeoutMs,
+    requestTimeout: config.readTimeoutMs,
+  })
+  await app.register(underPressure, { ...config.underPressure, exposeStatusRoute: false })
+  for (const step of server.steps) {
+    // Fastify instances are thenables: await only a step's own promise, never the instance it returns.
+    const result = step(app)
+    if (result instanceof Promise) await result
+  }
+  if (config.adminPattern) {
+    await app.register(adminPlugin, { prefix: config.adminPattern, context: admin, token: proc.adminToken })
+  }
+  await app.ready()
+  return app
+}

@@ -1,0 +1,106 @@
+import type { Server as HttpServer, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+
+/**
+ * Tracks the connections of one HTTP server in a worker and drains them.
+ *
+ * Nothing is added to the request path until a drain starts (the hot path stays as Node's own); a
+ * connection costs one Set entry and one 'close' listener. A drain then:
+ *  - answers every request that has not sent its headers yet, and every later one, with
+ *    `Connection: close`, so keep-alive clients move to another worker after their current request;
+ *  - closes a connection as soon as it has no request in flight, but gives a connection that is idle
+ *    when the drain starts `idleGraceMs` to deliver a request already on the wire (closing it at once
+ *    would reset a keep-alive client whose next request is in flight: the classic keep-alive race);
+ *  - at the deadline, destroys what is left and reports how many were forced.
+ */
+export class ConnectionTracker {
+  private readonly sockets = new Set<Socket>()
+  private pendingHandshakes = 0
+  private draining = false
+  private onEmpty: (() => void) | undefined
+
+  constructor(private readonly server: HttpServer, private readonly idleGraceMs: number) {
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket)
+      socket.once('close', () => {
+        this.sockets.delete(socket)
+        this.checkEmpty()
+      })
+      if (this.draining) this.closeWhenIdle(socket, this.idleGraceMs)
+    })
+  }
+
+  /** A TLS handshake in progress counts as a connection until it completes or fails. */
+  handshakeStarted(): () => void {
+    this.pendingHandshakes++
+    let done = false
+    return () => {
+      if (done) return
+      done = true
+      this.pendingHandshakes--
+      this.checkEmpty()
+    }
+  }
+
+  get size(): number {
+    return this.sockets.size + this.pendingHandshakes
+  }
+
+  /** Resolves with the number of connections destroyed at the deadline (0 for a clean drain). */
+  drain(timeoutMs: number): Promise<number> {
+    if (!this.draining) {
+      this.draining = true
+      this.server.prependListener('request', (_req, res: ServerResponse) => {
+        res.shouldKeepAlive = false
+      })
+      for (const socket of this.sockets) this.closeWhenIdle(socket, this.idleGraceMs)
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const forced = this.size
+        for (const socket of this.sockets) socket.destroy()
+        this.pendingHandshakes = 0
+        resolve(forced)
+      }, timeoutMs)
+      timer.unref()
+      this.onEmpty = () => {
+        clearTimeout(timer)
+        resolve(0)
+      }
+      this.checkEmpty()
+    })
+  }
+
+  private closeWhenIdle(socket: Socket, graceMs: number): void {
+    const res = currentResponse(socket)
+    if (res) {
+      // Busy: if the headers are still ours to write, make this the connection's last response.
+      if (!res.headersSent) res.shouldKeepAlive = false
+      res.once('close', () => this.closeWhenIdle(socket, 0))
+      return
+    }
+    if (graceMs === 0) {
+      socket.end()
+      return
+    }
+    const timer = setTimeout(() => {
+      if (!currentResponse(socket)) socket.end()
+    }, graceMs)
+    timer.unref()
+    socket.once('close', () => clearTimeout(timer))
+  }
+
+  private checkEmpty(): void {
+    if (this.draining && this.size === 0 && this.onEmpty) {
+      const done = this.onEmpty
+      this.onEmpty = undefined
+      done()
+    }
+  }
+}
+
+/** Node keeps the response being written on a connection in `socket._httpMessage`. */
+function currentResponse(socket: Socket): ServerResponse | undefined {
+  const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+  return res && !res.writableFinished ? res : undefined
+}

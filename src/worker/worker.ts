@@ -1,0 +1,168 @@
+import { Socket } from 'node:net'
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { createLogger } from '../log.js'
+import { env, listenerTable } from '../env.js'
+import { resolveConfig, loadTls, type ResolvedConfig } from '../config/resolve.js'
+import { isSmoothMessage, TAG, type ControlCommand, type FromWorker, type ToWorker } from '../protocol.js'
+import type { RuntimeHooks, Server } from '../server.js'
+import { buildApp } from './app.js'
+import { ConnectionTracker } from './connections.js'
+
+/** How long a keep-alive connection idle at drain time may still deliver a request already sent. */
+const IDLE_GRACE_MS = 250
+const CONTROL_TIMEOUT_MS = 10_000
+
+type Acceptor = (socket: Socket) => void
+
+/**
+ * The worker role: builds the servers' Fastify apps, says `ready`, then serves the connections the
+ * primary hands over. Terminal signals are ignored here: Ctrl-C reaches the whole process group, and
+ * only the primary decides when a worker drains.
+ */
+export function createWorkerRuntime(): RuntimeHooks {
+  const log: Logger = createLogger('worker')
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const) {
+    process.on(sig, () => log.debug({ signal: sig }, 'signal ignored by worker: the primary decides'))
+  }
+  const expected = new Set(env.servers())
+  const started = new Map<string, Server>()
+  const acceptors = new Map<number, Acceptor>()
+  const trackers: ConnectionTracker[] = []
+  const apps: FastifyInstance[] = []
+  const pendingControl = new Map<number, (reply: { status: number; body: unknown }) => void>()
+  let controlSeq = 0
+  let state: 'starting' | 'ready' | 'draining' = 'starting'
+  let booting = false
+  const servingWaiters: Array<() => void> = []
+
+  const send = (msg: FromWorker, cb?: () => void): void => {
+    if (process.connected) process.send!(msg, undefined, {}, cb ? () => cb() : undefined)
+    else cb?.()
+  }
+
+  const adminContext = {
+    control(command: ControlCommand, args: Record<string, string | undefined>) {
+      const id = ++controlSeq
+      return new Promise<{ status: number; body: unknown }>((resolve) => {
+        const timer = setTimeout(() => {
+          pendingControl.delete(id)
+          resolve({ status: 504, body: { error: `the primary did not answer "${command}" in time` } })
+        }, CONTROL_TIMEOUT_MS)
+        pendingControl.set(id, (reply) => {
+          clearTimeout(timer)
+          resolve(reply)
+        })
+        send({ smooth: TAG, act: 'control', id, command, args })
+      })
+    },
+  }
+
+  async function boot(): Promise<void> {
+    let config: ResolvedConfig
+    try {
+      config = resolveConfig([...started.values()].map((s) => ({ name: s.name, settings: s.settings })))
+      log.level = config.process.logLevel
+      const table = listenerTable()
+      for (const sc of config.servers) {
+        const server = started.get(sc.name)!
+        const app = await buildApp(server, sc, config.process, log, adminContext)
+        apps.push(app)
+        const http = app.server
+        // Node starts its request/headers timeout checks when a server emits 'listening'. Our servers
+        // never listen (the primary owns the sockets), so start those checks explicitly.
+        http.emit('listening')
+        const tracker = new ConnectionTracker(http, IDLE_GRACE_MS)
+        trackers.push(tracker)
+        const plain: Acceptor = (socket) => http.emit('connection', socket)
+        let secure: Acceptor | undefined
+        if (sc.tls) {
+          const tls = createTlsServer({ ...loadTls(sc.tls), ALPNProtocols: ['http/1.1'] })
+          tls.on('secureConnection', (s: TLSSocket) => http.emit('connection', s))
+          tls.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'))
+          secure = (socket) => {
+            const done = tracker.handshakeStarted()
+            socket.once('close', done)
+            socket.once('secure', done)
+            tls.emit('connection', socket)
+          }
+        }
+        for (const ref of table.filter((l) => l.server === sc.name)) {
+          acceptors.set(ref.index, ref.protocol === 'https' ? secure! : plain)
+        }
+      }
+    } catch (err) {
+      log.error({ err }, 'worker failed to start')
+      process.exit(1)
+    }
+    state = 'ready'
+    send({ smooth: TAG, act: 'ready' })
+    for (const w of servingWaiters.splice(0)) w()
+  }
+
+  async function drain(timeoutMs: number): Promise<void> {
+    if (state === 'draining') return
+    state = 'draining'
+    const forcedCounts = await Promise.all(trackers.map((t) => t.drain(timeoutMs)))
+    const forced = forcedCounts.reduce((a, b) => a + b, 0)
+    if (forced > 0) log.warn({ forced }, 'drain timed out: connections forced closed')
+    // onClose hooks of the user's plugins run now that no request is in flight.
+    await Promise.race([
+      Promise.allSettled(apps.map((a) => a.close())),
+      new Promise((r) => setTimeout(r, 5_000).unref()),
+    ])
+    send({ smooth: TAG, act: 'drained', forced }, () => process.exit(0))
+  }
+
+  process.on('message', (msg: unknown, handle: unknown) => {
+    if (!isSmoothMessage<ToWorker>(msg)) return
+    switch (msg.act) {
+      case 'conn': {
+        const accept = state === 'starting' ? undefined : acceptors.get(msg.listener)
+        const raw = handle as { close?: () => void } | undefined
+        if (!accept || !raw) {
+          raw?.close?.()
+          send({ smooth: TAG, act: 'connAck', seq: msg.seq, accepted: false })
+          return
+        }
+        // `handle` is a documented-internal option: net.Server itself wraps accepted handles this way.
+        accept(new Socket({ handle: raw, readable: true, writable: true } as ConstructorParameters<typeof Socket>[0]))
+        send({ smooth: TAG, act: 'connAck', seq: msg.seq, accepted: true })
+        return
+      }
+      case 'drain':
+        void drain(msg.timeoutMs)
+        return
+      case 'controlReply': {
+        const resolve = pendingControl.get(msg.id)
+        pendingControl.delete(msg.id)
+        resolve?.({ status: msg.status, body: msg.body })
+        return
+      }
+    }
+  })
+
+  return {
+    start(server: Server): Promise<void> {
+      started.set(server.name, server)
+      const allThere = [...expected].every((n) => started.has(n))
+      if (allThere && !booting) {
+        booting = true
+        // Let every start() of this tick register first, exactly as the primary does.
+        setImmediate(() => void boot())
+      }
+      return new Promise((resolve) => {
+        if (state !== 'starting') resolve()
+        else servingWaiters.push(resolve)
+      })
+    },
+    // In a worker these ask the primary, which owns the process tree.
+    async shutdown() {
+      await adminContext.control('shutdown', {})
+    },
+    reload: () => adminContext.control('reload', {}),
+    restart: (newExeFilePath?: string) => adminContext.control('restart', { newExeFilePath }),
+    wait: () => new Promise<void>(() => {}),
+  }
+}
