@@ -1,21 +1,34 @@
-import { createServer, type AddressInfo } from 'node:net'
+import net from 'node:net'
+import util from 'node:util'
+import { lookup } from 'node:dns/promises'
 import { SmoothError } from '../errors.js'
 import type { ListenerSpec } from '../config/resolve.js'
 import { displayAddress } from '../config/address.js'
 
 /**
- * libuv's TCP handle as node:cluster's round-robin handle uses it: taking it out of the net.Server
- * means accepted connections arrive as raw handles, never wrapped in a JS Socket in the primary (the
- * wrapping is what made a naive hand-off cost a quarter of the connection rate).
+ * libuv's TCP handle, taken out of the net.Server that bound it.
+ *
+ * Design: the primary binds (or inherits) every listening socket and keeps it open for its whole
+ * life, but never accepts on it: its event loop does not even watch it. Each worker receives a duplicate of the socket over IPC and, once
+ * the primary tells it to, accepts from it directly (node:cluster's "shared handle" scheduling, which
+ * node:cluster itself cannot do for a worker that listens on a received handle). Consequences:
+ *  - no per-connection work in the primary and no IPC message per connection (a hand-off through the
+ *    primary cost up to a quarter of the new-connection rate);
+ *  - only workers told to accept ever accept, so only ready workers get connections;
+ *  - a worker that leaves closes only its duplicate: connections not yet accepted stay in the kernel's
+ *    accept queue for the other workers (node:cluster's round-robin handle drops the ones it queued
+ *    when its last worker leaves), and the socket stays open for a successor generation.
  */
 export interface RawHandle {
   fd: number
   onconnection: ((status: number, client?: RawHandle) => void) | null
+  listen(backlog: number): number
   close(cb?: () => void): void
 }
 
 export interface Listener {
   spec: ListenerSpec
+  /** Bound (and listening once a worker has listened on it); never accepted on in the primary. */
   handle: RawHandle
   /** The address actually bound (the port is known even when port 0 was asked). */
   display: string
@@ -29,25 +42,49 @@ export function inheritedFds(env = process.env): Record<string, number> {
   return raw ? (JSON.parse(raw) as Record<string, number>) : {}
 }
 
+interface SockName { address?: string; port?: number }
+type HandleFactory = (address: string | null, port: number, addressType: number, fd?: number) => (RawHandle & { getsockname(out: SockName): number }) | number
+/**
+ * node:cluster's own way to make a server handle that is bound but not watched by this process's
+ * event loop (its SharedHandle uses it): the primary must hold the socket without ever accepting.
+ */
+const createServerHandle = (net as unknown as { _createServerHandle: HandleFactory })._createServerHandle
+
+/** Binds a listener (or opens an inherited one) without accepting on it in this process. */
 export async function bindListener(spec: ListenerSpec, fd?: number): Promise<Listener> {
-  const server = createServer()
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve)
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      const what = fd === undefined ? spec.text : `${spec.text} (inherited fd ${fd})`
-      const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code ?? err.message
-      reject(new SmoothError('SMOOTH_LISTEN_FAILED', `${what}: ${why}`))
-    })
-    if (fd !== undefined) server.listen({ fd })
-    else server.listen({ host: spec.host, port: spec.port, backlog: 511 })
-  })
-  const addr = server.address() as AddressInfo
-  const internal = server as unknown as { _handle: RawHandle | null }
-  const handle = internal._handle!
-  internal._handle = null
-  return { spec, handle, port: addr.port, display: displayAddress(spec.host, addr.port) }
+  const fail = (why: string): SmoothError =>
+    new SmoothError('SMOOTH_LISTEN_FAILED', `${fd === undefined ? spec.text : `${spec.text} (inherited fd ${fd})`}: ${why}`)
+  let address: string | null = null
+  let family = -1
+  if (fd === undefined && spec.host) {
+    try {
+      const found = await lookup(spec.host)
+      address = found.address
+      family = found.family
+    } catch (err) {
+      throw fail(`cannot resolve ${spec.host} (${(err as NodeJS.ErrnoException).code})`)
+    }
+  }
+  const handle = fd === undefined ? createServerHandle(address, spec.port, family) : createServerHandle(null, -1, -1, fd)
+  if (typeof handle === 'number') throw fail(errnoName(handle))
+  const name: SockName = {}
+  // libuv reports a bind's EADDRINUSE late (at listen); getsockname surfaces it now.
+  const err = handle.getsockname(name)
+  if (err) {
+    handle.close()
+    throw fail(err === -98 ? 'address already in use' : errnoName(err))
+  }
+  const port = name.port ?? spec.port
+  return { spec, handle, port, display: displayAddress(spec.host, port) }
 }
 
+function errnoName(err: number): string {
+  try {
+    return util.getSystemErrorName(err)
+  } catch {
+    return `error ${err}`
+  }
+}
 /** Binds every listener or none: on failure the ones already bound are closed again. */
 export async function bindAll(specs: ListenerSpec[], inherited: Record<string, number>): Promise<Listener[]> {
   const bound: Listener[] = []

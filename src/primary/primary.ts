@@ -6,7 +6,6 @@ import { resolveConfig, loadTls, type ResolvedConfig } from '../config/resolve.j
 import { TAG, type ControlMessage } from '../protocol.js'
 import type { RuntimeHooks, Server } from '../server.js'
 import { bindAll, inheritedFds, type Listener } from './listeners.js'
-import { Dispatcher } from './dispatcher.js'
 import { WorkerPool, type WorkerSlot } from './workers.js'
 import { installSignals } from './signals.js'
 import { writePidFile, removePidFile } from './pidfile.js'
@@ -27,7 +26,6 @@ export function createPrimaryRuntime(): RuntimeHooks {
   let state: PrimaryState = 'collecting'
   let config: ResolvedConfig | undefined
   let listeners: Listener[] = []
-  const dispatcher = new Dispatcher(log)
   let pool: WorkerPool | undefined
   let bootPromise: Promise<void> | undefined
   let stopping: Promise<void> | undefined
@@ -68,15 +66,6 @@ export function createPrimaryRuntime(): RuntimeHooks {
       fatal(err)
     }
     for (const l of listeners) {
-      const index = l.spec.index
-      l.handle.onconnection = (status, client) => {
-        if (status < 0 || !client) {
-          log.warn({ status, address: l.display }, 'accept failed')
-          return
-        }
-        dispatcher.accepted++
-        dispatcher.dispatch(client, index)
-      }
       log.info({ server: l.spec.server, address: l.display, port: l.port }, `${l.spec.protocol} server started listening on [${l.display}]`)
     }
     for (const s of config.servers) {
@@ -91,7 +80,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
       generation,
       readyTimeoutMs: WORKER_READY_TIMEOUT_MS,
       log,
-      dispatcher,
+      handles: listeners.map((l) => l.handle),
       onControl: (msg, from) => void control(msg, from),
     })
     try {
@@ -120,7 +109,6 @@ export function createPrimaryRuntime(): RuntimeHooks {
       workers: [...(pool?.slots.values() ?? [])].map((w) => ({
         id: w.id, pid: w.pid, state: w.state, startedAt: w.startedAt, readyAt: w.readyAt,
       })),
-      connections: { accepted: dispatcher.accepted, dispatched: dispatcher.dispatched },
       workerCrashes: pool?.crashes ?? 0,
     }
   }
@@ -152,15 +140,16 @@ export function createPrimaryRuntime(): RuntimeHooks {
       await bootPromise?.catch(() => {})
       state = 'stopping'
       log.info({ reason }, 'server shutting down')
-      // Stop accepting. Connections already accepted are still handed to the draining workers.
-      for (const l of listeners) l.handle.close()
       pool?.stopReplacing()
       const timeoutMs = config?.process.gracefulShutdownTimeoutMs ?? 30_000
-      const forced = (await pool?.drainAll(timeoutMs)) ?? 0
-      const dropped = dispatcher.dropQueued()
+      // Workers stop accepting as they get the drain message; with the primary's copies closed too,
+      // the sockets close and new connections are refused. Accepted ones are finished.
+      const drained = pool?.drainAll(timeoutMs) ?? Promise.resolve(0)
+      for (const l of listeners) l.handle.close()
+      const forced = await drained
       if (config?.process.pidFile) removePidFile(config.process.pidFile)
       state = 'stopped'
-      log.info({ forced, dropped }, 'all servers shutdown')
+      log.info({ forced }, 'all servers shutdown')
       doneResolve()
       // Let wait()ers run, then exit: the user's own timers must not keep a stopped server alive.
       setImmediate(() => process.exit(process.exitCode ?? 0))

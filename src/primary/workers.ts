@@ -3,13 +3,15 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { EnvNames, ListenersEnv, type ListenerRef } from '../env.js'
 import { isSmoothMessage, TAG, type ControlMessage, type FromWorker, type ToWorker } from '../protocol.js'
-import type { Dispatcher, ConnTarget } from './dispatcher.js'
 import type { RawHandle } from './listeners.js'
 
 export type WorkerState = 'starting' | 'ready' | 'draining' | 'dead'
 
-/** One worker process as the primary sees it. Its state is one value, never a set of flags. */
-export class WorkerSlot implements ConnTarget {
+/**
+ * One worker process as the primary sees it. Its state is one value, never a set of flags:
+ * starting (forked, building its apps) -> ready (accepting connections) -> draining -> dead.
+ */
+export class WorkerSlot {
   state: WorkerState = 'starting'
   readonly startedAt = Date.now()
   readyAt: number | undefined
@@ -48,7 +50,8 @@ export interface PoolOptions {
   generation: number
   readyTimeoutMs: number
   log: Logger
-  dispatcher: Dispatcher
+  /** The listening sockets by listener index; each ready worker accepts from a duplicate. */
+  handles: RawHandle[]
   onControl(msg: ControlMessage, from: WorkerSlot): void
 }
 
@@ -119,16 +122,10 @@ export class WorkerPool extends EventEmitter {
     worker.on('message', (msg: unknown) => {
       if (!isSmoothMessage<FromWorker>(msg)) return
       switch (msg.act) {
-        case 'connAck':
-          this.opts.dispatcher.ack(msg.seq, msg.accepted)
-          return
         case 'ready':
           clearTimeout(readyTimer)
           if (slot.state !== 'starting') return
-          slot.state = 'ready'
-          slot.readyAt = Date.now()
-          this.everReady = true
-          this.opts.dispatcher.add(slot)
+          this.startAccepting(slot)
           this.opts.log.info({ worker: id, workerPid: slot.pid }, 'worker ready')
           this.emit('ready', slot)
           return
@@ -146,7 +143,6 @@ export class WorkerPool extends EventEmitter {
       const was = slot.state
       slot.exit(code)
       this.slots.delete(id)
-      this.opts.dispatcher.remove(slot, true)
       if (was === 'draining') {
         this.emit('exit', slot)
         return
@@ -159,6 +155,15 @@ export class WorkerPool extends EventEmitter {
       this.scheduleReplacement(code, signal)
     })
     return slot
+  }
+
+  /** Hands the worker its duplicates of the listening sockets and lets it accept. */
+  private startAccepting(slot: WorkerSlot): void {
+    this.opts.handles.forEach((handle, listener) => slot.send({ smooth: TAG, act: 'listen', listener }, handle))
+    slot.send({ smooth: TAG, act: 'accept' })
+    slot.state = 'ready'
+    slot.readyAt = Date.now()
+    this.everReady = true
   }
 
   private scheduleReplacement(code: number | null, signal: string | null): void {
@@ -187,7 +192,6 @@ export class WorkerPool extends EventEmitter {
   /** Takes a worker out of rotation and lets it finish its connections, then it exits. */
   drain(slot: WorkerSlot, timeoutMs: number): Promise<void> {
     if (slot.state === 'dead') return Promise.resolve()
-    this.opts.dispatcher.remove(slot, false)
     if (slot.state === 'starting') {
       // Nothing was handed to it yet: no drain needed.
       slot.state = 'draining'

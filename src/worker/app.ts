@@ -3,6 +3,7 @@ import underPressure from '@fastify/under-pressure'
 import type { Logger } from 'pino'
 import type { ResolvedProcess, ResolvedServer } from '../config/resolve.js'
 import type { Server } from '../server.js'
+import { lazyChildLoggerFactory } from './request-logger.js'
 import { adminPlugin, type AdminContext } from '../admin/plugin.js'
 
 /**
@@ -14,7 +15,7 @@ class QuietRequests extends LogController {
     request.log.debug({ req: request }, 'incoming request')
   }
   override requestCompleted(...args: Parameters<LogController['requestCompleted']>): void {
-    const [error, request, reply] = args
+    const [error, , reply] = args
     if (error) super.requestCompleted(...args)
     else reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed')
   }
@@ -31,6 +32,7 @@ export async function buildApp(
   const app = Fastify({
     loggerInstance: log.child({ server: server.name }) as FastifyBaseLogger,
     logController: new QuietRequests(),
+    childLoggerFactory: lazyChildLoggerFactory,
     keepAliveTimeout: config.idleTimeoutMs,
     requestTimeout: config.readTimeoutMs,
   })

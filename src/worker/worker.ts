@@ -16,6 +16,14 @@ const CONTROL_TIMEOUT_MS = 10_000
 
 type Acceptor = (socket: Socket) => void
 
+/** libuv's TCP handle as received over IPC (the same shape net.Server keeps in `_handle`). */
+interface ClientHandle { setNoDelay(on: boolean): number }
+interface ListeningHandle {
+  onconnection: ((status: number, client?: ClientHandle) => void) | null
+  listen(backlog: number): number
+  close(): void
+}
+
 /**
  * The worker role: builds the servers' Fastify apps, says `ready`, then serves the connections the
  * primary hands over. Terminal signals are ignored here: Ctrl-C reaches the whole process group, and
@@ -31,6 +39,8 @@ export function createWorkerRuntime(): RuntimeHooks {
   const acceptors = new Map<number, Acceptor>()
   const trackers: ConnectionTracker[] = []
   const apps: FastifyInstance[] = []
+  const received = new Map<number, ListeningHandle>()
+  const listening: ListeningHandle[] = []
   const pendingControl = new Map<number, (reply: { status: number; body: unknown }) => void>()
   let controlSeq = 0
   let state: 'starting' | 'ready' | 'draining' = 'starting'
@@ -104,6 +114,9 @@ export function createWorkerRuntime(): RuntimeHooks {
   async function drain(timeoutMs: number): Promise<void> {
     if (state === 'draining') return
     state = 'draining'
+    stopAccepting()
+    for (const h of received.values()) h.close()
+    received.clear()
     const forcedCounts = await Promise.all(trackers.map((t) => t.drain(timeoutMs)))
     const forced = forcedCounts.reduce((a, b) => a + b, 0)
     if (forced > 0) log.warn({ forced }, 'drain timed out: connections forced closed')
@@ -115,22 +128,43 @@ export function createWorkerRuntime(): RuntimeHooks {
     send({ smooth: TAG, act: 'drained', forced }, () => process.exit(0))
   }
 
+  /** Accepts from this worker's duplicate of a listening socket (see primary/listeners.ts). */
+  function startAccepting(listener: number, handle: ListeningHandle): void {
+    const accept = acceptors.get(listener)
+    if (!accept) {
+      handle.close()
+      return
+    }
+    handle.onconnection = (status, client) => {
+      if (status < 0 || !client) {
+        log.warn({ status, listener }, 'accept failed')
+        return
+      }
+      // As net.Server does for an http.Server (noDelay is on by default there): no Nagle delay.
+      client.setNoDelay(true)
+      // `handle` is an internal option: net.Server itself wraps accepted handles this way.
+      accept(new Socket({ handle: client, readable: true, writable: true } as ConstructorParameters<typeof Socket>[0]))
+    }
+    const err = handle.listen(511)
+    if (err) log.error({ listener, errno: err }, 'cannot accept on the inherited listener')
+    listening.push(handle)
+  }
+
+  function stopAccepting(): void {
+    for (const h of listening.splice(0)) h.close()
+  }
+
   process.on('message', (msg: unknown, handle: unknown) => {
     if (!isSmoothMessage<ToWorker>(msg)) return
     switch (msg.act) {
-      case 'conn': {
-        const accept = state === 'starting' ? undefined : acceptors.get(msg.listener)
-        const raw = handle as { close?: () => void } | undefined
-        if (!accept || !raw) {
-          raw?.close?.()
-          send({ smooth: TAG, act: 'connAck', seq: msg.seq, accepted: false })
-          return
-        }
-        // `handle` is a documented-internal option: net.Server itself wraps accepted handles this way.
-        accept(new Socket({ handle: raw, readable: true, writable: true } as ConstructorParameters<typeof Socket>[0]))
-        send({ smooth: TAG, act: 'connAck', seq: msg.seq, accepted: true })
+      case 'listen':
+        received.set(msg.listener, handle as ListeningHandle)
         return
-      }
+      case 'accept':
+        if (state !== 'ready') return
+        for (const [listener, h] of received) startAccepting(listener, h)
+        received.clear()
+        return
       case 'drain':
         void drain(msg.timeoutMs)
         return

@@ -1,0 +1,36 @@
+import { request as httpRequest, Agent } from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import { connect } from 'node:net'
+
+export interface Reply { status: number; body: string; headers: Record<string, string | string[] | undefined> }
+
+/** One request on a new connection (agent: false), with a bounded wait that names what it waited for. */
+export function get(url: string, opts: { timeoutMs?: number; headers?: Record<string, string>; method?: string; agent?: Agent } = {}): Promise<Reply> {
+  const u = new URL(url)
+  const req = u.protocol === 'https:' ? httpsRequest : httpRequest
+  return new Promise((resolve, reject) => {
+    const r = req(u, {
+      method: opts.method ?? 'GET',
+      headers: opts.headers,
+      agent: opts.agent ?? false,
+      rejectUnauthorized: false,
+      timeout: opts.timeoutMs ?? 10_000,
+    }, (res) => {
+      let body = ''
+      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }))
+      res.on('error', reject)
+    })
+    r.on('timeout', () => r.destroy(new Error(`timed out waiting for ${url}`)))
+    r.on('error', reject)
+    r.end()
+  })
+}
+
+/** Resolves true if a TCP connection to the port is refused. */
+export function refused(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ port, host })
+    s.once('connect', () => { s.destroy(); resolve(false) })
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'))
+  })
+}
