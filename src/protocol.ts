@@ -7,6 +7,7 @@
  *   primary --listen{listener} + listening socket handle--> worker   (once per listener, after fork)
  *   worker  --ready------------------------------------------> primary (apps built, handles received)
  *   primary --accept-----------------------------------------> worker  (start accepting connections)
+ *   worker  --accepting--------------------------------------> primary (its listen() is done)
  *   primary --drain{timeoutMs}-------------------------------> worker  (stop accepting, finish, exit)
  *   worker  --drained{forced}--------------------------------> primary (then the worker exits 0)
  *
@@ -30,12 +31,13 @@ export type ToWorker = ListenMessage | AcceptMessage | DrainMessage | ControlRep
 
 // worker -> primary
 export interface ReadyMessage { smooth: typeof TAG; act: 'ready' }
+export interface AcceptingMessage { smooth: typeof TAG; act: 'accepting' }
 export interface ControlMessage {
   smooth: typeof TAG; act: 'control'; id: number; command: ControlCommand
   args: Record<string, string | undefined>
 }
 export interface DrainedMessage { smooth: typeof TAG; act: 'drained'; forced: number }
-export type FromWorker = ReadyMessage | ControlMessage | DrainedMessage
+export type FromWorker = ReadyMessage | AcceptingMessage | ControlMessage | DrainedMessage
 
 export function isSmoothMessage<T extends { smooth: typeof TAG }>(msg: unknown): msg is T {
   return typeof msg === 'object' && msg !== null && (msg as { smooth?: unknown }).smooth === TAG

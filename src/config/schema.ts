@@ -41,7 +41,8 @@ function describe(err: ErrorObject, where: string, prefix: string): SmoothError 
   if (err.keyword === 'additionalProperties') {
     const key = (err.params as { additionalProperty: string }).additionalProperty
     const path = `${prefix}${err.instancePath.replace(/^\//, '').replace(/\//g, '.')}`
-    return new SmoothError('SMOOTH_CONFIG_UNKNOWN_KEY', `"${path ? path + '.' : ''}${key}" in ${where}`)
+    const sep = path && !path.endsWith('.') ? '.' : ''
+    return new SmoothError('SMOOTH_CONFIG_UNKNOWN_KEY', `"${path}${sep}${key}" in ${where}`)
   }
   const path = prefix + err.instancePath.replace(/^\//, '').replace(/\//g, '.')
   const detail = err.keyword === 'anyOf' ? 'must be a number of seconds or a duration like "2s"' : err.message

@@ -123,9 +123,14 @@ export class WorkerPool extends EventEmitter {
       if (!isSmoothMessage<FromWorker>(msg)) return
       switch (msg.act) {
         case 'ready':
+          if (slot.state === 'starting') this.startAccepting(slot)
+          return
+        case 'accepting':
           clearTimeout(readyTimer)
           if (slot.state !== 'starting') return
-          this.startAccepting(slot)
+          slot.state = 'ready'
+          slot.readyAt = Date.now()
+          this.everReady = true
           this.opts.log.info({ worker: id, workerPid: slot.pid }, 'worker ready')
           this.emit('ready', slot)
           return
@@ -161,9 +166,6 @@ export class WorkerPool extends EventEmitter {
   private startAccepting(slot: WorkerSlot): void {
     this.opts.handles.forEach((handle, listener) => slot.send({ smooth: TAG, act: 'listen', listener }, handle))
     slot.send({ smooth: TAG, act: 'accept' })
-    slot.state = 'ready'
-    slot.readyAt = Date.now()
-    this.everReady = true
   }
 
   private scheduleReplacement(code: number | null, signal: string | null): void {

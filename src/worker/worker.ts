@@ -164,6 +164,7 @@ export function createWorkerRuntime(): RuntimeHooks {
         if (state !== 'ready') return
         for (const [listener, h] of received) startAccepting(listener, h)
         received.clear()
+        send({ smooth: TAG, act: 'accepting' })
         return
       case 'drain':
         void drain(msg.timeoutMs)

@@ -34,3 +34,27 @@ export function refused(port: number, host = '127.0.0.1'): Promise<boolean> {
     s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'))
   })
 }
+
+/** A request whose first body chunk is reported: proof that a handler is running. */
+export function startRequest(url: string, timeoutMs = 20_000): { firstChunk: Promise<string>; done: Promise<Reply> } {
+  let onFirst!: (s: string) => void
+  let onFirstErr!: (e: Error) => void
+  const firstChunk = new Promise<string>((res, rej) => { onFirst = res; onFirstErr = rej })
+  const done = new Promise<Reply>((resolve, reject) => {
+    const r = httpRequest(url, { agent: false, timeout: timeoutMs }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => {
+        if (!body) onFirst(c)
+        body += c
+      })
+      res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }))
+      res.on('error', reject)
+    })
+    r.on('timeout', () => r.destroy(new Error(`timed out waiting for ${url}`)))
+    r.on('error', (e) => { onFirstErr(e); reject(e) })
+    r.end()
+  })
+  firstChunk.catch(() => {})
+  return { firstChunk, done }
+}

@@ -1,0 +1,107 @@
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createServer, type Server, type AddressInfo } from 'node:net'
+import { SmoothProcess, dist, killAll, isAlive } from './helpers/proc.js'
+import { resolveConfig } from '../src/config/resolve.js'
+import { loadConfigFile } from '../src/config/load.js'
+import { parseAddress } from '../src/config/address.js'
+import type { SmoothError } from '../src/errors.js'
+
+after(killAll)
+
+const dir = mkdtempSync(join(tmpdir(), 'smooth-config-'))
+after(() => rmSync(dir, { recursive: true, force: true }))
+function file(name: string, text: string): string {
+  const p = join(dir, name)
+  writeFileSync(p, text)
+  return p
+}
+const code = (settings = {}) => [{ name: 'default', settings }]
+const codeOf = (fn: () => unknown): string | undefined => {
+  try {
+    fn()
+  } catch (err) {
+    return (err as SmoothError).code
+  }
+  return undefined
+}
+
+test('precedence: defaults < file < env < code', () => {
+  const f = loadConfigFile(file('p.yaml', 'server:\n  address: ":1111"\n  workers: 3\n  gracefulTimeout: 5s\n  idleTimeout: 7\n'))
+  const fromFile = resolveConfig(code(), {}, f)
+  assert.equal(fromFile.process.workers, 3)
+  assert.equal(fromFile.process.gracefulTimeoutMs, 5000)
+  assert.equal(fromFile.servers[0]!.idleTimeoutMs, 7000)
+  assert.equal(fromFile.listeners[0]!.port, 1111)
+  assert.equal(fromFile.process.graceful, false, 'graceful is off by default')
+  const fromEnv = resolveConfig(code(), { SMOOTH_WORKERS: '4', SMOOTH_ADDRESS: '127.0.0.1:2222' }, f)
+  assert.equal(fromEnv.process.workers, 4)
+  assert.equal(fromEnv.listeners[0]!.host, '127.0.0.1')
+  const fromCode = resolveConfig(code({ workers: 5, address: ':3333' }), { SMOOTH_WORKERS: '4' }, f)
+  assert.equal(fromCode.process.workers, 5)
+  assert.equal(fromCode.listeners[0]!.port, 3333)
+})
+
+test('named server sections, HTTPS addresses and GoFrame address forms', () => {
+  const f = loadConfigFile(file('n.yaml', 'server:\n  graceful: true\n  s2:\n    address: ":8300,:8400"\n'))
+  const cfg = resolveConfig([{ name: 's1', settings: { address: [':8100', ':8200'] } }, { name: 's2', settings: {} }], {}, f)
+  assert.deepEqual(cfg.listeners.map((l) => [l.server, l.port, l.index]), [['s1', 8100, 0], ['s1', 8200, 1], ['s2', 8300, 2], ['s2', 8400, 3]])
+  assert.equal(cfg.process.graceful, true)
+  const tls = resolveConfig(code({ address: ':8200', httpsCertPath: 'c', httpsKeyPath: 'k' }), {}, { base: {}, named: {} })
+  assert.equal(tls.listeners[0]!.protocol, 'https', 'with a certificate and no httpsAddr, address serves HTTPS')
+  assert.deepEqual(parseAddress('[::1]:80'), { text: '[::1]:80', host: '::1', port: 80 })
+  assert.deepEqual(parseAddress('8199'), { text: '8199', port: 8199 })
+})
+
+test('bad input is a named error: unknown key, wrong type, bad duration, bad address, unknown section', () => {
+  assert.equal(codeOf(() => loadConfigFile(file('u.yaml', 'server:\n  adress: ":80"\n'))), 'SMOOTH_CONFIG_UNKNOWN_KEY')
+  assert.equal(codeOf(() => loadConfigFile(file('t.yaml', 'server:\n  workers: many\n'))), 'SMOOTH_CONFIG_INVALID')
+  assert.equal(codeOf(() => loadConfigFile(file('d.yaml', 'server:\n  gracefulTimeout: soon\n'))), 'SMOOTH_CONFIG_INVALID')
+  assert.equal(codeOf(() => loadConfigFile(file('top.yaml', 'servr:\n  address: ":80"\n'))), 'SMOOTH_CONFIG_UNKNOWN_KEY')
+  assert.equal(codeOf(() => loadConfigFile(file('bad.yaml', 'server: [\n'))), 'SMOOTH_CONFIG_FILE')
+  assert.equal(codeOf(() => loadConfigFile(join(dir, 'missing.yaml'))), 'SMOOTH_CONFIG_FILE')
+  assert.equal(codeOf(() => resolveConfig(code({ address: 'x:y' }), {}, { base: {}, named: {} })), 'SMOOTH_ADDRESS_INVALID')
+  assert.equal(codeOf(() => resolveConfig(code({ address: ':1' }), { SMOOTH_WORKERS: 'lots' }, { base: {}, named: {} })), 'SMOOTH_CONFIG_INVALID')
+  assert.equal(codeOf(() => resolveConfig(code(), {}, loadConfigFile(file('s.yaml', 'server:\n  address: ":1"\n  sX:\n    address: ":2"\n')))), 'SMOOTH_CONFIG_UNKNOWN_KEY')
+  assert.equal(codeOf(() => resolveConfig(code({ address: ':1', bogus: 1 } as object), {}, { base: {}, named: {} })), 'SMOOTH_CONFIG_UNKNOWN_KEY')
+  assert.equal(codeOf(() => resolveConfig(code({ httpsAddr: ':1' }), {}, { base: {}, named: {} })), 'SMOOTH_CONFIG_INVALID')
+  assert.equal(codeOf(() => resolveConfig(code(), {}, { base: {}, named: {} })), 'SMOOTH_NO_ADDRESS')
+})
+
+async function failsToStart(env: Record<string, string>, pattern: RegExp): Promise<void> {
+  const p = new SmoothProcess(dist('test/fixtures/app.js'), env)
+  try {
+    const exit = await p.waitExit(15_000)
+    assert.equal(exit.code, 1, `exit code (stderr: ${p.stderr})`)
+    assert.match(p.stderr, pattern)
+    assert.equal(p.workerPids().length, 0, 'no worker was started')
+    assert.ok(!p.logs.some((l) => l.msg === 'server ready'))
+    assert.ok(p.allPids().every((pid) => !isAlive(pid)))
+  } finally {
+    p.kill()
+  }
+}
+
+test('a real start with an unknown config key exits 1 naming the key and the file', async () => {
+  const path = file('app.yaml', 'server:\n  gracefull: true\n')
+  await failsToStart({ SMOOTH_CONFIG: path }, new RegExp(`SMOOTH_CONFIG_UNKNOWN_KEY.*server\\.gracefull.*${path.replace(/\./g, '\\.')}`))
+})
+
+test('a real start with a wrongly typed environment override exits 1 naming the variable', async () => {
+  await failsToStart({ SMOOTH_GRACEFUL_TIMEOUT: 'later' }, /SMOOTH_CONFIG_INVALID.*SMOOTH_GRACEFUL_TIMEOUT/)
+})
+
+test('a port in use exits 1 naming the address, with nothing half-started', async () => {
+  const blocker: Server = await new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => resolve(s))
+  })
+  const port = (blocker.address() as AddressInfo).port
+  try {
+    await failsToStart({ ADDRESS: `127.0.0.1:${port}` }, new RegExp(`SMOOTH_LISTEN_FAILED.*127\\.0\\.0\\.1:${port}.*address already in use`))
+  } finally {
+    blocker.close()
+  }
+})
