@@ -9,7 +9,7 @@ import { helloBench } from './hello.js'
 import { machine } from './machine.js'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3)
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5)
 const workers = Number(process.env.WORKERS ?? 2)
 const connections = 50
 
