@@ -11,11 +11,22 @@ export const EnvNames = {
   servers: 'SMOOTH_SERVERS',
   /** Worker id assigned by the primary (stable for the worker's life, never reused in a generation). */
   workerId: 'SMOOTH_WORKER_ID',
+  /** 127.0.0.1:port of the previous generation's status channel (successors only). */
+  statusAddr: 'SMOOTH_STATUS_ADDR',
+  /** One-time token the successor must present on the status channel. */
+  statusToken: 'SMOOTH_STATUS_TOKEN',
+  /** Where a successor's uncaught start-up error is written, for the previous generation to report. */
+  failureFile: 'SMOOTH_FAILURE_FILE',
+  /** Set in primaries started by an anchor (the anchor's pid). */
+  anchorPid: 'SMOOTH_ANCHOR_PID',
+  /** "0" turns the anchor off: the process the user started is the first primary. */
+  anchor: 'SMOOTH_ANCHOR',
 } as const
 
 export const env = {
-  role(): 'worker' | 'primary' {
-    return process.env[EnvNames.role] === 'worker' ? 'worker' : 'primary'
+  role(): 'worker' | 'primary' | undefined {
+    const r = process.env[EnvNames.role]
+    return r === 'worker' || r === 'primary' ? r : undefined
   },
   generation(): number {
     const n = Number(process.env[EnvNames.generation])

@@ -16,10 +16,14 @@ export const ErrorCodes = {
   SMOOTH_INHERITED_FD: 'inherited listener for %s is missing',
   SMOOTH_WORKERS_NEVER_READY: 'no worker became ready: %s',
   SMOOTH_ALREADY_STARTED: 'server %s is already started',
-  // Control
+  // Control and rollouts
   SMOOTH_GRACEFUL_DISABLED: 'graceful reload feature is disabled',
   SMOOTH_SHUTTING_DOWN: 'server is shutting down',
   SMOOTH_NOT_IMPLEMENTED: '%s is not available yet',
+  SMOOTH_ROLLOUT_IN_PROGRESS: 'a %s is already running',
+  SMOOTH_ROLLOUT_FAILED: '%s failed: %s',
+  SMOOTH_EXE_NOT_FOUND: 'newExeFilePath %s does not exist',
+  SMOOTH_EXE_NOT_EXECUTABLE: 'newExeFilePath %s is neither an executable file nor a .js/.mjs/.cjs entry',
 } as const
 
 export type ErrorCode = keyof typeof ErrorCodes

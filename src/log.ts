@@ -19,7 +19,7 @@ export function createLogger(role: Role, level = process.env.SMOOTH_LOG_LEVEL ??
 }
 
 export function logger(): Logger {
-  return root ?? createLogger(env.role() === 'worker' ? 'worker' : 'primary')
+  return root ?? createLogger(env.role() ?? 'primary')
 }
 
 export function setLogLevel(level: string): void {

@@ -42,3 +42,46 @@ export type FromWorker = ReadyMessage | AcceptingMessage | ControlMessage | Drai
 export function isSmoothMessage<T extends { smooth: typeof TAG }>(msg: unknown): msg is T {
   return typeof msg === 'object' && msg !== null && (msg as { smooth?: unknown }).smooth === TAG
 }
+
+/**
+ * Status channel between a successor primary and the generation before it: newline-delimited JSON
+ * over TCP on 127.0.0.1. The old primary listens on a random port and hands the address and a random
+ * one-time token to the successor in its environment; the first frame must be a `hello` carrying the
+ * token, or the connection is refused and logged.
+ *
+ *   new --hello{token, pid, generation}--> old     old --welcome{counters}--> new
+ *   new --workerReady{workerPid}---------> old     old --retired{workerPid}--> new  (one per new worker)
+ *   new --ready--------------------------> old     old --handover----------> new  (old stops, drains, exits)
+ *   new --failed{code, message}----------> old     (a successor that cannot start says why)
+ */
+export interface Counters { restarts: number; reloads: number; workerCrashes: number; rolloutFailures: number }
+
+export type SuccessorFrame =
+  | { t: 'hello'; token: string; pid: number; generation: number }
+  | { t: 'workerReady'; workerPid: number }
+  | { t: 'ready' }
+  | { t: 'failed'; code: string; message: string }
+
+export type PredecessorFrame =
+  | { t: 'welcome'; counters: Counters }
+  | { t: 'retired'; workerPid: number | null }
+  | { t: 'handover' }
+
+/**
+ * Primary <-> anchor IPC. The anchor spawns every generation, so it can wait for each one's exit and
+ * stay the stable pid supervisors watch.
+ */
+export interface SpawnRequest {
+  smooth: typeof TAG; act: 'spawn'; id: number
+  command: string; args: string[]; env: Record<string, string>
+  /** Listener keys, in the order of the handles sent just before with `fd` messages. */
+  keys: string[]
+}
+export interface FdMessage { smooth: typeof TAG; act: 'fd'; key: string }
+export interface HandoverNotice { smooth: typeof TAG; act: 'handover'; toPid: number }
+export type ToAnchor = SpawnRequest | FdMessage | HandoverNotice
+
+export interface SpawnedReply { smooth: typeof TAG; act: 'spawned'; id: number; pid: number }
+export interface SpawnFailedReply { smooth: typeof TAG; act: 'spawnFailed'; id: number; message: string }
+export interface ChildExitNotice { smooth: typeof TAG; act: 'childExit'; id: number; pid: number; code: number | null; signal: string | null }
+export type FromAnchor = SpawnedReply | SpawnFailedReply | ChildExitNotice

@@ -65,7 +65,7 @@ export async function bindListener(spec: ListenerSpec, fd?: number): Promise<Lis
       throw fail(`cannot resolve ${spec.host} (${(err as NodeJS.ErrnoException).code})`)
     }
   }
-  const handle = fd === undefined ? createServerHandle(address, spec.port, family) : createServerHandle(null, -1, -1, fd)
+  const handle = fd === undefined ? createServerHandle(address, spec.port, family) : createServerHandle(null, 0, 0, fd)
   if (typeof handle === 'number') throw fail(errnoName(handle))
   const name: SockName = {}
   // libuv reports a bind's EADDRINUSE late (at listen); getsockname surfaces it now.

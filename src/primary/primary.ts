@@ -1,27 +1,48 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { setTimeout as delay } from 'node:timers/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import { createLogger } from '../log.js'
-import { env } from '../env.js'
+import { env, EnvNames } from '../env.js'
 import { SmoothError } from '../errors.js'
 import { resolveConfig, loadTls, type ResolvedConfig } from '../config/resolve.js'
-import { TAG, type ControlMessage } from '../protocol.js'
+import { TAG, type ControlMessage, type Counters, type PredecessorFrame, type SuccessorFrame } from '../protocol.js'
 import type { RuntimeHooks, Server } from '../server.js'
-import { bindAll, inheritedFds, type Listener } from './listeners.js'
+import { bindAll, inheritedFds, InheritEnv, type Listener } from './listeners.js'
 import { WorkerPool, type WorkerSlot } from './workers.js'
 import { installSignals } from './signals.js'
 import { writePidFile, removePidFile } from './pidfile.js'
+import { Rollouts, type RolloutRecord } from './rollout.js'
+import { rollingReload } from './reload.js'
+import { planLaunch, spawnGeneration, type LaunchPlan } from './successor.js'
+import { StatusServer, connectStatus, type StatusClient } from './status-channel.js'
+import { AnchorLink, type Generation } from './anchor-link.js'
 
 const WORKER_READY_TIMEOUT_MS = 60_000
+const SUCCESSOR_HELLO_TIMEOUT_MS = 15_000
+const HANDOVER_TIMEOUT_MS = 10_000
+const SURGE = 1
 
-type PrimaryState = 'collecting' | 'starting' | 'serving' | 'stopping' | 'stopped'
+type PrimaryState = 'collecting' | 'starting' | 'serving' | 'retiring' | 'stopping' | 'stopped'
 
 /**
- * The primary role: owns the listening sockets, forks the workers, hands them connections, and
- * decides when they drain. The same entry script runs here, so the user's start() calls arrive as
- * `start(server)`; those made in the same tick are started together.
+ * The primary role: owns the listening sockets, forks the workers, decides when they accept and
+ * drain, and runs rollouts (reload: new workers; restart: a new primary generation). The same entry
+ * script runs here, so the user's start() calls arrive as `start(server)`; those made in the same tick
+ * are started together.
  */
 export function createPrimaryRuntime(): RuntimeHooks {
   const log: Logger = createLogger('primary')
   const generation = env.generation()
+  const anchor = AnchorLink.connect(log)
+  const statusAddr = process.env[EnvNames.statusAddr]
+  const statusToken = process.env[EnvNames.statusToken]
+  const failureFile = process.env[EnvNames.failureFile]
+  const inherited = inheritedFds()
+  // A successor must not hand these to its own successor or workers by accident.
+  for (const k of [EnvNames.statusAddr, EnvNames.statusToken, EnvNames.failureFile, InheritEnv]) delete process.env[k]
   const started: Server[] = []
   let state: PrimaryState = 'collecting'
   let config: ResolvedConfig | undefined
@@ -29,6 +50,10 @@ export function createPrimaryRuntime(): RuntimeHooks {
   let pool: WorkerPool | undefined
   let bootPromise: Promise<void> | undefined
   let stopping: Promise<void> | undefined
+  let successor: Generation | undefined
+  let predecessor: StatusClient | undefined
+  const rollouts = new Rollouts()
+  const counters: Counters = { restarts: 0, reloads: 0, workerCrashes: 0, rolloutFailures: 0 }
   const startedAt = Date.now()
   let doneResolve!: () => void
   const done = new Promise<void>((r) => (doneResolve = r))
@@ -36,21 +61,20 @@ export function createPrimaryRuntime(): RuntimeHooks {
   // Handle SIGUSR1 (and the rest) from the first moment: an unhandled SIGUSR1 starts the inspector.
   installSignals({
     shutdown: (signal) => void shutdown(`signal ${signal}`),
-    restart: (signal) => log.warn({ signal }, refusal('restart').message),
-    reload: (signal) => log.warn({ signal }, refusal('reload').message),
+    restart: (signal) => void restart(undefined, `signal ${signal}`).catch(() => {}),
+    reload: (signal) => void reload(`signal ${signal}`).catch(() => {}),
   })
-
-  function refusal(what: string): SmoothError {
-    if (!config?.process.graceful) return new SmoothError('SMOOTH_GRACEFUL_DISABLED')
-    return new SmoothError('SMOOTH_NOT_IMPLEMENTED', what)
-  }
 
   function fatal(err: unknown): never {
     const e = err as SmoothError
     log.fatal({ code: e.code, err }, e.message)
     process.stderr.write(`smooth: ${e.code ? e.code + ': ' : ''}${e.message}\n`)
-    for (const l of listeners) l.handle.close()
+    if (failureFile) {
+      try { writeFailure(failureFile, `${e.code ?? 'Error'}: ${e.message}`) } catch { /* best effort */ }
+    }
+    predecessor?.send({ t: 'failed', code: e.code ?? 'ERROR', message: e.message })
     for (const s of pool?.live() ?? []) s.worker.process.kill('SIGKILL')
+    // Inherited sockets are not closed here: our copies go with us, the predecessor keeps its own.
     process.exit(1)
   }
 
@@ -60,13 +84,13 @@ export function createPrimaryRuntime(): RuntimeHooks {
       config = resolveConfig(started.map((s) => ({ name: s.name, settings: s.settings })))
       log.level = config.process.logLevel
       for (const s of config.servers) if (s.tls) loadTls(s.tls)
-      if (config.process.pidFile) writePidFile(config.process.pidFile)
-      listeners = await bindAll(config.listeners, inheritedFds())
+      if (config.process.pidFile && !anchor && !statusAddr) writePidFile(config.process.pidFile)
+      listeners = await bindAll(config.listeners, inherited)
+      if (statusAddr && statusToken) {
+        predecessor = await connectStatus(statusAddr, statusToken, { pid: process.pid, generation })
+      }
     } catch (err) {
       fatal(err)
-    }
-    for (const l of listeners) {
-      log.info({ server: l.spec.server, address: l.display, port: l.port }, `${l.spec.protocol} server started listening on [${l.display}]`)
     }
     for (const s of config.servers) {
       if (s.adminPattern && !config.process.adminToken) {
@@ -84,17 +108,57 @@ export function createPrimaryRuntime(): RuntimeHooks {
       onControl: (msg, from) => void control(msg, from),
     })
     try {
-      await pool.startAll()
+      if (predecessor) await startAfterPredecessor(predecessor)
+      else await pool.startAll()
     } catch (err) {
       fatal(new SmoothError('SMOOTH_WORKERS_NEVER_READY', (err as Error).message))
     }
+    const verb = predecessor ? 'restarted' : 'started'
+    for (const l of listeners) {
+      log.info({ server: l.spec.server, address: l.display, port: l.port }, `${l.spec.protocol} server ${verb} listening on [${l.display}]`)
+    }
     if (state === 'starting') state = 'serving'
+    if (predecessor && config.process.pidFile && !anchor) writePidFile(config.process.pidFile)
     log.info({ workers: pool.live().length }, 'server ready')
+  }
+
+  /**
+   * Successor start-up: one worker at a time, and the previous generation retires one of its workers
+   * for each of ours that accepts, so both together never run more than N + surge workers.
+   */
+  async function startAfterPredecessor(channel: StatusClient): Promise<void> {
+    const frames: PredecessorFrame[] = []
+    let wake: (() => void) | undefined
+    channel.on('frame', (f: PredecessorFrame) => { frames.push(f); wake?.() })
+    channel.on('close', () => wake?.())
+    const next = async (t: PredecessorFrame['t'], timeoutMs: number): Promise<PredecessorFrame | undefined> => {
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        const i = frames.findIndex((f) => f.t === t)
+        if (i >= 0) return frames.splice(i, 1)[0]
+        // The previous generation is gone: nothing to wait for any more.
+        if (channel.closed || Date.now() > deadline) return undefined
+        await Promise.race([new Promise<void>((r) => (wake = r)), grace(Math.max(0, deadline - Date.now()))])
+      }
+    }
+    const welcome = await next('welcome', HANDOVER_TIMEOUT_MS)
+    if (welcome?.t === 'welcome') Object.assign(counters, welcome.counters)
+    counters.restarts++
+    for (let i = 0; i < pool!.size; i++) {
+      const slot = pool!.fork()
+      await pool!.whenAccepting(slot, WORKER_READY_TIMEOUT_MS)
+      channel.send({ t: 'workerReady', workerPid: slot.pid })
+      await next('retired', config!.process.gracefulTimeoutMs + 15_000)
+    }
+    channel.send({ t: 'ready' })
+    await next('handover', HANDOVER_TIMEOUT_MS)
+    channel.close()
   }
 
   function status(): Record<string, unknown> {
     return {
       pid: process.pid,
+      anchorPid: Number(process.env[EnvNames.anchorPid]) || null,
       generation,
       state,
       uptimeMs: Date.now() - startedAt,
@@ -109,13 +173,182 @@ export function createPrimaryRuntime(): RuntimeHooks {
       workers: [...(pool?.slots.values() ?? [])].map((w) => ({
         id: w.id, pid: w.pid, state: w.state, startedAt: w.startedAt, readyAt: w.readyAt,
       })),
-      workerCrashes: pool?.crashes ?? 0,
+      rollout: rollouts.current ?? null,
+      rollouts: rollouts.history,
+      counters: { ...counters, workerCrashes: counters.workerCrashes + (pool?.crashes ?? 0) },
     }
+  }
+
+  /** Refuses what cannot run now; returns the rollout record otherwise. */
+  function beginRollout(kind: 'reload' | 'restart', reason: string): RolloutRecord {
+    if (!config?.process.graceful) throw new SmoothError('SMOOTH_GRACEFUL_DISABLED')
+    if (state !== 'serving') throw new SmoothError(state === 'starting' || state === 'collecting' ? 'SMOOTH_ROLLOUT_IN_PROGRESS' : 'SMOOTH_SHUTTING_DOWN', 'start-up')
+    const rec = rollouts.begin(kind, pool!.size)
+    log.info({ kind, reason, rollout: rec.id }, kind === 'restart' ? 'server reloading' : 'workers reloading')
+    return rec
+  }
+
+  async function reload(reason: string): Promise<RolloutRecord> {
+    let rec: RolloutRecord
+    try {
+      rec = beginRollout('reload', reason)
+    } catch (err) {
+      log.warn({ reason, code: (err as SmoothError).code }, `reload refused: ${(err as Error).message}`)
+      throw err
+    }
+    try {
+      await rollingReload(pool!, rec, { surge: SURGE, readyTimeoutMs: WORKER_READY_TIMEOUT_MS, gracefulTimeoutMs: config!.process.gracefulTimeoutMs, log })
+      counters.reloads++
+      rollouts.finish(rec)
+      log.info({ rollout: rec.id, durationMs: rec.durationMs }, 'workers reloaded')
+      return rec
+    } catch (err) {
+      counters.rolloutFailures++
+      rollouts.finish(rec, err)
+      throw err
+    }
+  }
+
+  async function restart(newExeFilePath: string | undefined, reason: string): Promise<RolloutRecord> {
+    let rec: RolloutRecord
+    let plan: LaunchPlan
+    try {
+      plan = planLaunch(newExeFilePath)
+      rec = beginRollout('restart', reason)
+    } catch (err) {
+      log.warn({ reason, code: (err as SmoothError).code }, `restart refused: ${(err as Error).message}`)
+      throw err
+    }
+    try {
+      await handOver(plan, rec)
+      counters.restarts++
+      rollouts.finish(rec)
+      setImmediate(() => void retire())
+      return rec
+    } catch (err) {
+      counters.rolloutFailures++
+      rollouts.finish(rec, err)
+      log.error({ rollout: rec.id, code: (err as SmoothError).code }, `server restarts failed: ${(err as Error).message}`)
+      if (state === 'serving') pool!.refill()
+      throw err
+    }
+  }
+
+  /** Starts the successor and walks it through the status-channel handshake; throws on any failure. */
+  async function handOver(plan: LaunchPlan, rec: RolloutRecord): Promise<void> {
+    const channel = new StatusServer(log)
+    const address = await channel.open()
+    const failure = join(tmpdir(), `smooth-failure-${process.pid}-${randomBytes(6).toString('hex')}`)
+    const childEnv: Record<string, string> = {
+      ...(process.env as Record<string, string>),
+      [EnvNames.role]: 'primary',
+      [EnvNames.generation]: String(generation + 1),
+      [EnvNames.statusAddr]: address,
+      [EnvNames.statusToken]: channel.token,
+      [EnvNames.failureFile]: failure,
+      [InheritEnv]: JSON.stringify(Object.fromEntries(listeners.map((l, i) => [l.spec.key, 3 + i]))),
+    }
+    let child: Generation | undefined
+    try {
+      rec.progress.step = `starting ${plan.target}`
+      if (anchor) {
+        child = await anchor.spawn(plan.command, plan.args, childEnv, listeners.map((l) => ({ key: l.spec.key, handle: l.handle })))
+      } else {
+        const proc = spawnGeneration(plan.command, plan.args, listeners.map((l) => l.handle.fd), childEnv, false)
+        const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+          proc.once('exit', (code, signal) => resolve({ code, signal }))
+          proc.once('error', () => resolve({ code: null, signal: null }))
+        })
+        if (!proc.pid) throw new Error(`cannot start ${plan.target}`)
+        child = { pid: proc.pid, exited, kill: (sig) => { proc.kill(sig) } }
+      }
+      successor = child
+      log.info({ successor: child.pid, target: plan.target, generation: generation + 1 }, 'successor started')
+      await handshake(channel, child, rec)
+      channel.send({ t: 'handover' })
+      anchor?.handover(child.pid)
+    } catch (err) {
+      child?.kill('SIGKILL')
+      const exit = child ? await Promise.race([child.exited, grace(3000)]) : undefined
+      let detail = (err as Error).message
+      if (exit && (exit.code !== null || exit.signal)) detail += ` (exit code ${exit.code}${exit.signal ? `, signal ${exit.signal}` : ''})`
+      try { detail += `: ${readFileSync(failure, 'utf8').trim()}` } catch { /* no error was recorded */ }
+      successor = undefined
+      throw new SmoothError('SMOOTH_ROLLOUT_FAILED', 'restart', detail)
+    } finally {
+      channel.close()
+      rmSync(failure, { force: true })
+    }
+  }
+
+  function handshake(channel: StatusServer, child: Generation, rec: RolloutRecord): Promise<void> {
+    return new Promise((resolve, reject) => {
+      let timer = setTimeout(() => fail(new Error(`successor ${child.pid} did not connect within ${SUCCESSOR_HELLO_TIMEOUT_MS} ms`)), SUCCESSOR_HELLO_TIMEOUT_MS)
+      const stepTimeout = WORKER_READY_TIMEOUT_MS + config!.process.gracefulTimeoutMs + 15_000
+      const rearm = (what: string): void => {
+        clearTimeout(timer)
+        timer = setTimeout(() => fail(new Error(`successor ${child.pid}: ${what} did not happen in time`)), stepTimeout)
+      }
+      let settled = false
+      const fail = (err: Error): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        reject(err)
+      }
+      void child.exited.then(({ code, signal }) => fail(new Error(`successor ${child.pid} exited before ready (code ${code}${signal ? `, signal ${signal}` : ''})`)))
+      channel.on('hello', () => {
+        channel.send({ t: 'welcome', counters: { ...counters, workerCrashes: counters.workerCrashes + (pool?.crashes ?? 0) } })
+        rearm('its first worker')
+      })
+      channel.on('close', () => fail(new Error(`successor ${child.pid} closed the status channel`)))
+      channel.on('frame', (frame: SuccessorFrame) => {
+        switch (frame.t) {
+          case 'workerReady': {
+            rearm('the next worker')
+            rec.progress.done++
+            rec.progress.step = `new worker ${frame.workerPid} ready; retiring an old one`
+            const old = pool!.live().find((s) => s.state === 'ready') ?? pool!.live().find((s) => s.state === 'starting')
+            if (!old) return channel.send({ t: 'retired', workerPid: null })
+            void pool!.drain(old, config!.process.gracefulTimeoutMs).then(() => channel.send({ t: 'retired', workerPid: old.pid }))
+            return
+          }
+          case 'ready':
+            if (settled) return
+            settled = true
+            clearTimeout(timer)
+            resolve()
+            return
+          case 'failed':
+            fail(new Error(`${frame.code}: ${frame.message}`))
+            return
+        }
+      })
+    })
+  }
+
+  /** After a handover: stop accepting, drain what is left, exit 0. The successor is live. */
+  async function retire(): Promise<void> {
+    state = 'retiring'
+    rollouts.closed = true
+    pool!.stopReplacing()
+    const forced = await pool!.drainAll(config!.process.gracefulTimeoutMs)
+    for (const l of listeners) l.handle.close()
+    log.info({ forced }, 'all servers shutdown')
+    doneResolve()
+    setImmediate(() => process.exit(0))
   }
 
   async function control(msg: ControlMessage, from: WorkerSlot): Promise<void> {
     const reply = (status: number, body: unknown): void =>
       from.send({ smooth: TAG, act: 'controlReply', id: msg.id, ok: status < 400, status, body })
+    const fail = (err: unknown): void => {
+      const e = err as SmoothError
+      const code = e.code ?? 'ERROR'
+      const http = code === 'SMOOTH_ROLLOUT_IN_PROGRESS' || code === 'SMOOTH_GRACEFUL_DISABLED' || code === 'SMOOTH_SHUTTING_DOWN' ? 409
+        : code.startsWith('SMOOTH_EXE_') ? 400 : 500
+      reply(http, { error: e.message, code })
+    }
     switch (msg.command) {
       case 'status':
         return reply(200, status())
@@ -124,10 +357,9 @@ export function createPrimaryRuntime(): RuntimeHooks {
         void shutdown('admin')
         return
       case 'reload':
-      case 'restart': {
-        const err = refusal(msg.command)
-        return reply(err.code === 'SMOOTH_GRACEFUL_DISABLED' ? 409 : 501, { error: err.message, code: err.code })
-      }
+        return reload('admin').then((rec) => reply(200, { message: 'server reloaded', rollout: rec }), fail)
+      case 'restart':
+        return restart(msg.args.newExeFilePath, 'admin').then((rec) => reply(200, { message: 'server restarted', rollout: rec }), fail)
     }
   }
 
@@ -138,8 +370,12 @@ export function createPrimaryRuntime(): RuntimeHooks {
     }
     stopping = (async () => {
       await bootPromise?.catch(() => {})
+      const wasRetiring = state === 'retiring'
       state = 'stopping'
+      rollouts.closed = true
       log.info({ reason }, 'server shutting down')
+      // A successor that is still starting is part of this tree: it shuts down gracefully too.
+      if (successor && !wasRetiring) successor.kill('SIGTERM')
       pool?.stopReplacing()
       const timeoutMs = config?.process.gracefulShutdownTimeoutMs ?? 30_000
       // Workers stop accepting as they get the drain message; with the primary's copies closed too,
@@ -147,7 +383,8 @@ export function createPrimaryRuntime(): RuntimeHooks {
       const drained = pool?.drainAll(timeoutMs) ?? Promise.resolve(0)
       for (const l of listeners) l.handle.close()
       const forced = await drained
-      if (config?.process.pidFile) removePidFile(config.process.pidFile)
+      if (successor && !wasRetiring) await Promise.race([successor.exited, grace(timeoutMs + 15_000)])
+      if (config?.process.pidFile && !anchor) removePidFile(config.process.pidFile)
       state = 'stopped'
       log.info({ forced }, 'all servers shutdown')
       doneResolve()
@@ -167,8 +404,18 @@ export function createPrimaryRuntime(): RuntimeHooks {
       return bootPromise
     },
     shutdown: () => shutdown('api'),
-    reload: () => Promise.reject(refusal('reload')),
-    restart: () => Promise.reject(refusal('restart')),
+    reload: () => reload('api'),
+    restart: (newExeFilePath?: string) => restart(newExeFilePath, 'api'),
     wait: () => done,
   }
+}
+
+/** Same file the preload writes; whichever writes first wins. */
+function writeFailure(path: string, text: string): void {
+  writeFileSync(path, text, { flag: 'wx' })
+}
+
+/** Resolves after `ms` without keeping the process alive. */
+function grace(ms: number): Promise<undefined> {
+  return delay(ms, undefined, { ref: false })
 }

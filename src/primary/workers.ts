@@ -86,6 +86,11 @@ export class WorkerPool extends EventEmitter {
   /** Forks the initial workers; resolves when all are ready, rejects if none ever can be. */
   startAll(): Promise<void> {
     for (let i = 0; i < this.opts.size; i++) this.fork()
+    return this.whenFull()
+  }
+
+  /** Resolves when `size` workers accept; rejects if the pool gives up (no worker could ever start). */
+  whenFull(): Promise<void> {
     return new Promise((resolve, reject) => {
       const check = (): void => {
         if (this.live().filter((s) => s.state === 'ready').length >= this.opts.size) {
@@ -183,6 +188,47 @@ export class WorkerPool extends EventEmitter {
       this.replaceTimer = undefined
       if (this.replacing && this.live().length < this.opts.size) this.fork()
     }, delay)
+  }
+
+  /**
+   * Resolves when this worker accepts connections; rejects (with why) when it exits first or is not
+   * ready within `timeoutMs` (it is then killed).
+   */
+  whenAccepting(slot: WorkerSlot, timeoutMs: number): Promise<void> {
+    if (slot.state === 'ready') return Promise.resolve()
+    return new Promise((resolve, reject) => {
+      const cleanup = (): void => {
+        clearTimeout(timer)
+        this.off('ready', onReady)
+        this.off('exit', onExit)
+      }
+      const onReady = (s: WorkerSlot): void => {
+        if (s !== slot) return
+        cleanup()
+        resolve()
+      }
+      const onExit = (s: WorkerSlot): void => {
+        if (s !== slot) return
+        cleanup()
+        reject(new Error(`new worker ${slot.pid} exited before ready (code ${s.exitCode})`))
+      }
+      const timer = setTimeout(() => {
+        cleanup()
+        slot.worker.process.kill('SIGKILL')
+        reject(new Error(`new worker ${slot.pid} was not ready within ${timeoutMs} ms`))
+      }, timeoutMs)
+      this.on('ready', onReady)
+      this.on('exit', onExit)
+    })
+  }
+
+  /** Forks workers until `size` are alive again (after a rollback). */
+  refill(): void {
+    for (let n = this.live().length; n < this.opts.size; n++) this.fork()
+  }
+
+  get size(): number {
+    return this.opts.size
   }
 
   /** Stops replacing workers that die (shutdown). */

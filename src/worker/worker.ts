@@ -45,6 +45,7 @@ export function createWorkerRuntime(): RuntimeHooks {
   let controlSeq = 0
   let state: 'starting' | 'ready' | 'draining' = 'starting'
   let booting = false
+  let drainTimeoutMs = 30_000
   const servingWaiters: Array<() => void> = []
 
   const send = (msg: FromWorker, cb?: () => void): void => {
@@ -74,6 +75,7 @@ export function createWorkerRuntime(): RuntimeHooks {
     try {
       config = resolveConfig([...started.values()].map((s) => ({ name: s.name, settings: s.settings })))
       log.level = config.process.logLevel
+      drainTimeoutMs = config.process.gracefulShutdownTimeoutMs
       const table = listenerTable()
       for (const sc of config.servers) {
         const server = started.get(sc.name)!
@@ -153,6 +155,14 @@ export function createWorkerRuntime(): RuntimeHooks {
   function stopAccepting(): void {
     for (const h of listening.splice(0)) h.close()
   }
+
+  // node:cluster makes a worker exit at once when it loses its primary (kill -9 of the primary, say),
+  // dropping the requests it is serving. Finish them instead: stop accepting, drain, then exit.
+  process.removeAllListeners('disconnect')
+  process.once('disconnect', () => {
+    log.warn('lost the primary: draining')
+    void drain(drainTimeoutMs)
+  })
 
   process.on('message', (msg: unknown, handle: unknown) => {
     if (!isSmoothMessage<ToWorker>(msg)) return

@@ -1,0 +1,130 @@
+import type { ChildProcess } from 'node:child_process'
+import type { Logger } from 'pino'
+import { createLogger } from '../log.js'
+import { EnvNames } from '../env.js'
+import { resolveConfig } from '../config/resolve.js'
+import { isSmoothMessage, TAG, type FromAnchor, type ToAnchor } from '../protocol.js'
+import type { RuntimeHooks, Server } from '../server.js'
+import { spawnGeneration, PRELOAD } from '../primary/successor.js'
+import { writePidFile, removePidFile } from '../primary/pidfile.js'
+import { pathToFileURL } from 'node:url'
+
+const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const
+
+/**
+ * The anchor: the process the user started. It keeps its pid for the server's whole life, so
+ * `npm start`, a terminal, systemd and a container's PID 1 keep working across restarts. It spawns
+ * every generation of primaries (the first one, and each successor a primary asks for), forwards
+ * signals to the live one, writes the pid file, and exits with the live generation's exit code.
+ */
+export function createAnchorRuntime(): RuntimeHooks {
+  const log: Logger = createLogger('anchor')
+  const children = new Map<number, ChildProcess>()
+  let live: ChildProcess | undefined
+  let pidFile: string | undefined
+  let booted = false
+  let doneResolve!: () => void
+  const done = new Promise<void>((r) => (doneResolve = r))
+
+  for (const sig of FORWARDED) {
+    process.on(sig, () => {
+      if (live?.pid) {
+        try { live.kill(sig) } catch { /* exiting */ }
+      }
+    })
+  }
+
+  function adopt(child: ChildProcess, requester?: { child: ChildProcess; id: number }): void {
+    const pid = child.pid!
+    children.set(pid, child)
+    const fds = new Map<string, { fd: number; close(): void }>()
+    child.on('message', (msg: unknown, handle: unknown) => {
+      if (!isSmoothMessage<ToAnchor>(msg)) return
+      switch (msg.act) {
+        case 'fd':
+          fds.set(msg.key, handle as { fd: number; close(): void })
+          return
+        case 'spawn': {
+          const reply = (m: FromAnchor): void => { if (child.connected) child.send(m) }
+          try {
+            const handles = msg.keys.map((k) => fds.get(k)!)
+            const successor = spawnGeneration(msg.command, msg.args, handles.map((h) => h.fd), msg.env, true)
+            successor.once('error', (err) => reply({ smooth: TAG, act: 'spawnFailed', id: msg.id, message: err.message }))
+            // The successor has its own copies now; the anchor never holds the sockets.
+            for (const h of handles) h.close()
+            fds.clear()
+            if (successor.pid) {
+              adopt(successor, { child, id: msg.id })
+              reply({ smooth: TAG, act: 'spawned', id: msg.id, pid: successor.pid })
+            }
+          } catch (err) {
+            reply({ smooth: TAG, act: 'spawnFailed', id: msg.id, message: (err as Error).message })
+          }
+          return
+        }
+        case 'handover': {
+          const next = children.get(msg.toPid)
+          if (next) {
+            live = next
+            log.info({ from: pid, to: msg.toPid }, 'live primary changed')
+          }
+          return
+        }
+      }
+    })
+    child.on('exit', (code, signal) => {
+      children.delete(pid)
+      if (requester?.child.connected) {
+        requester.child.send({ smooth: TAG, act: 'childExit', id: requester.id, pid, code, signal } satisfies FromAnchor)
+      }
+      if (child !== live) return
+      const exitCode = code ?? 128 + (signal ? (osSignals[signal] ?? 0) : 0)
+      if (code !== 0) log.error({ primary: pid, code, signal }, 'live primary exited abnormally')
+      if (pidFile) removePidFile(pidFile)
+      doneResolve()
+      setImmediate(() => process.exit(exitCode))
+    })
+  }
+
+  function boot(servers: Server[]): void {
+    try {
+      const config = resolveConfig(servers.map((s) => ({ name: s.name, settings: s.settings })))
+      log.level = config.process.logLevel
+      pidFile = config.process.pidFile
+      if (pidFile) writePidFile(pidFile)
+    } catch (err) {
+      const e = err as { code?: string; message: string }
+      log.fatal({ code: e.code }, e.message)
+      process.stderr.write(`smooth: ${e.code ? e.code + ': ' : ''}${e.message}\n`)
+      process.exit(1)
+    }
+    const first = spawnGeneration(
+      process.execPath,
+      ['--import', pathToFileURL(PRELOAD).href, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)],
+      [],
+      { ...process.env, [EnvNames.role]: 'primary', [EnvNames.generation]: '1', [EnvNames.anchorPid]: String(process.pid) },
+      true,
+    )
+    live = first
+    adopt(first)
+  }
+
+  const started: Server[] = []
+  return {
+    start(server: Server): Promise<void> {
+      started.push(server)
+      if (!booted) {
+        booted = true
+        setImmediate(() => boot(started))
+      }
+      // The anchor serves nothing itself: start() resolves when the server has stopped.
+      return done
+    },
+    shutdown: async () => { live?.kill('SIGTERM'); await done },
+    reload: async () => { live?.kill('SIGUSR2') },
+    restart: async () => { live?.kill('SIGUSR1') },
+    wait: () => done,
+  }
+}
+
+const osSignals: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGSEGV: 11, SIGABRT: 6 }

@@ -1,0 +1,39 @@
+import type { Logger } from 'pino'
+import { SmoothError } from '../errors.js'
+import type { WorkerPool } from './workers.js'
+import type { RolloutRecord } from './rollout.js'
+
+export interface ReloadOptions {
+  surge: number
+  readyTimeoutMs: number
+  gracefulTimeoutMs: number
+  log: Logger
+}
+
+/**
+ * Rolling reload: replaces the workers `surge` at a time. Each new worker loads the code from disk and
+ * must accept connections before an old one stops accepting and drains, so capacity never drops
+ * below N ready workers and at most N + surge worker processes exist. If a new worker dies or is not
+ * ready in time, the reload stops there: the new worker is killed and the old ones keep serving.
+ */
+export async function rollingReload(pool: WorkerPool, rec: RolloutRecord, opts: ReloadOptions): Promise<void> {
+  const old = pool.live().filter((s) => s.state === 'ready' || s.state === 'starting')
+  rec.progress.total = old.length
+  for (let i = 0; i < old.length; i += opts.surge) {
+    const batch = old.slice(i, i + opts.surge)
+    rec.progress.step = `starting ${batch.length} new worker(s)`
+    const fresh = batch.map(() => pool.fork())
+    try {
+      await Promise.all(fresh.map((s) => pool.whenAccepting(s, opts.readyTimeoutMs)))
+    } catch (err) {
+      for (const s of fresh) if (s.state !== 'dead') s.worker.process.kill('SIGKILL')
+      await Promise.all(fresh.map((s) => s.exited))
+      opts.log.error({ err: (err as Error).message, rolled: i, of: old.length }, 'reload stopped: old workers keep serving')
+      throw new SmoothError('SMOOTH_ROLLOUT_FAILED', 'reload', (err as Error).message)
+    }
+    rec.progress.step = `draining worker(s) ${batch.map((s) => s.pid).join(', ')}`
+    await Promise.all(batch.map((s) => pool.drain(s, opts.gracefulTimeoutMs)))
+    rec.progress.done = Math.min(old.length, i + batch.length)
+    opts.log.info({ done: rec.progress.done, of: old.length, workers: fresh.map((s) => s.pid) }, 'reload progress')
+  }
+}

@@ -1,0 +1,140 @@
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import type { PredecessorFrame, SuccessorFrame } from '../protocol.js'
+
+const HELLO_TIMEOUT_MS = 2_000
+const MAX_LINE = 64 * 1024
+
+/** Splits a socket's bytes into JSON frames, one a line; a line too long or not JSON ends it. */
+function frames(socket: Socket, onFrame: (f: unknown) => void): void {
+  let buf = ''
+  socket.setEncoding('utf8')
+  socket.on('data', (chunk: string) => {
+    buf += chunk
+    if (buf.length > MAX_LINE && !buf.includes('\n')) {
+      socket.destroy()
+      return
+    }
+    let i: number
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i)
+      buf = buf.slice(i + 1)
+      let frame: unknown
+      try {
+        frame = JSON.parse(line)
+      } catch {
+        socket.destroy()
+        return
+      }
+      onFrame(frame)
+    }
+  })
+}
+
+function sameToken(given: unknown, token: string): boolean {
+  if (typeof given !== 'string') return false
+  const a = Buffer.from(given)
+  const b = Buffer.from(token)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/**
+ * The old primary's end: a listener on 127.0.0.1:<random port>. The first connection that says hello
+ * with the token becomes the session; every other connection is refused and counted.
+ */
+export class StatusServer extends EventEmitter {
+  readonly token = randomBytes(32).toString('hex')
+  private server: Server | undefined
+  private session: Socket | undefined
+  refused = 0
+  address = ''
+
+  constructor(private readonly log: Logger) {
+    super()
+  }
+
+  async open(): Promise<string> {
+    const server = createServer((socket) => this.onConnection(socket))
+    this.server = server
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(0, '127.0.0.1', () => resolve())
+    })
+    const addr = server.address() as { port: number }
+    this.address = `127.0.0.1:${addr.port}`
+    return this.address
+  }
+
+  private onConnection(socket: Socket): void {
+    socket.on('error', () => {})
+    const refuse = (why: string): void => {
+      this.refused++
+      this.emit('refused', why)
+      this.log.warn({ remote: `${socket.remoteAddress}:${socket.remotePort}`, why }, 'status channel: connection refused')
+      socket.destroy()
+    }
+    if (this.session) return refuse('a successor is already connected')
+    const timer = setTimeout(() => refuse('no hello in time'), HELLO_TIMEOUT_MS)
+    let authed = false
+    frames(socket, (f) => {
+      const frame = f as SuccessorFrame
+      if (!authed) {
+        clearTimeout(timer)
+        if (frame?.t !== 'hello' || !sameToken(frame.token, this.token)) return refuse('bad token')
+        if (this.session) return refuse('a successor is already connected')
+        authed = true
+        this.session = socket
+        socket.on('close', () => this.emit('close'))
+        this.emit('hello', frame)
+        return
+      }
+      this.emit('frame', frame)
+    })
+    socket.on('close', () => clearTimeout(timer))
+  }
+
+  send(frame: PredecessorFrame): void {
+    this.session?.write(JSON.stringify(frame) + '\n')
+  }
+
+  close(): void {
+    this.session?.end()
+    this.server?.close()
+  }
+}
+
+/** The successor's end. Resolves once connected and the hello is written. */
+export async function connectStatus(address: string, token: string, hello: Omit<Extract<SuccessorFrame, { t: 'hello' }>, 't' | 'token'>): Promise<StatusClient> {
+  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))]
+  const socket = connect({ host, port })
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve)
+    socket.once('error', reject)
+  })
+  const client = new StatusClient(socket)
+  client.send({ t: 'hello', token, ...hello })
+  return client
+}
+
+export class StatusClient extends EventEmitter {
+  closed = false
+  constructor(private readonly socket: Socket) {
+    super()
+    socket.on('error', () => {})
+    socket.on('close', () => {
+      this.closed = true
+      this.emit('close')
+    })
+    frames(socket, (f) => this.emit('frame', f as PredecessorFrame))
+  }
+
+  send(frame: SuccessorFrame): void {
+    if (!this.closed) this.socket.write(JSON.stringify(frame) + '\n')
+  }
+
+  close(): void {
+    this.socket.end()
+  }
+}
