@@ -51,7 +51,9 @@ export function isSmoothMessage<T extends { smooth: typeof TAG }>(msg: unknown):
  *
  *   new --hello{token, pid, generation}--> old     old --welcome{counters}--> new
  *   new --workerReady{workerPid}---------> old     old --retired{workerPid}--> new  (one per new worker)
- *   new --ready--------------------------> old     old --handover----------> new  (old stops, drains, exits)
+ *   new --ready--------------------------> old     (old watches the successor for SETTLE_MS, then:)
+ *                                                  old --handover----------> new  (old stops, drains, exits)
+ *   new --workerDied{workerPid}----------> old     (before the handover: the old one rolls back)
  *   new --failed{code, message}----------> old     (a successor that cannot start says why)
  */
 export interface Counters { restarts: number; reloads: number; workerCrashes: number; rolloutFailures: number }
@@ -59,6 +61,7 @@ export interface Counters { restarts: number; reloads: number; workerCrashes: nu
 export type SuccessorFrame =
   | { t: 'hello'; token: string; pid: number; generation: number }
   | { t: 'workerReady'; workerPid: number }
+  | { t: 'workerDied'; workerPid: number; code: number | null }
   | { t: 'ready' }
   | { t: 'failed'; code: string; message: string }
 

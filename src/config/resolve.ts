@@ -33,6 +33,7 @@ export interface ResolvedProcess {
   graceful: boolean
   gracefulTimeoutMs: number
   gracefulShutdownTimeoutMs: number
+  readyTimeoutMs: number
   adminToken?: string
   pidFile?: string
   logLevel: string
@@ -48,6 +49,7 @@ export interface ResolvedConfig {
 export const Defaults = {
   gracefulTimeoutMs: 30_000,
   gracefulShutdownTimeoutMs: 30_000,
+  readyTimeoutMs: 60_000,
   readTimeoutMs: 0,
   idleTimeoutMs: 60_000,
   logLevel: 'info',
@@ -106,6 +108,7 @@ export function resolveConfig(code: CodeServer[], env = process.env, file?: File
     graceful: proc.graceful ?? false,
     gracefulTimeoutMs: toMs(proc.gracefulTimeout, Defaults.gracefulTimeoutMs),
     gracefulShutdownTimeoutMs: toMs(proc.gracefulShutdownTimeout, Defaults.gracefulShutdownTimeoutMs),
+    readyTimeoutMs: toMs(proc.readyTimeout, Defaults.readyTimeoutMs),
     logLevel: proc.logLevel ?? Defaults.logLevel,
   }
   if (proc.adminToken) process.adminToken = proc.adminToken

@@ -20,9 +20,10 @@ import { planLaunch, spawnGeneration, type LaunchPlan } from './successor.js'
 import { StatusServer, connectStatus, type StatusClient } from './status-channel.js'
 import { AnchorLink, type Generation } from './anchor-link.js'
 
-const WORKER_READY_TIMEOUT_MS = 60_000
 const SUCCESSOR_HELLO_TIMEOUT_MS = 15_000
 const HANDOVER_TIMEOUT_MS = 10_000
+/** How long a successor that said ready is watched (a worker dying, the process exiting) before the handover. */
+const SETTLE_MS = 1_000
 const SURGE = 1
 
 type PrimaryState = 'collecting' | 'starting' | 'serving' | 'retiring' | 'stopping' | 'stopped'
@@ -102,7 +103,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
       servers: config.servers.map((s) => s.name),
       listeners: config.listeners.map((l) => ({ index: l.index, server: l.server, protocol: l.protocol })),
       generation,
-      readyTimeoutMs: WORKER_READY_TIMEOUT_MS,
+      readyTimeoutMs: config.process.readyTimeoutMs,
       log,
       handles: listeners.map((l) => l.handle),
       onControl: (msg, from) => void control(msg, from),
@@ -141,17 +142,22 @@ export function createPrimaryRuntime(): RuntimeHooks {
         await Promise.race([new Promise<void>((r) => (wake = r)), grace(Math.max(0, deadline - Date.now()))])
       }
     }
+    const reportDeath = (slot: WorkerSlot): void => {
+      if (slot.crashed && !channel.closed) channel.send({ t: 'workerDied', workerPid: slot.pid, code: slot.exitCode })
+    }
+    pool!.on('exit', reportDeath)
     const welcome = await next('welcome', HANDOVER_TIMEOUT_MS)
     if (welcome?.t === 'welcome') Object.assign(counters, welcome.counters)
     counters.restarts++
     for (let i = 0; i < pool!.size; i++) {
       const slot = pool!.fork()
-      await pool!.whenAccepting(slot, WORKER_READY_TIMEOUT_MS)
+      await pool!.whenAccepting(slot, config!.process.readyTimeoutMs)
       channel.send({ t: 'workerReady', workerPid: slot.pid })
       await next('retired', config!.process.gracefulTimeoutMs + 15_000)
     }
     channel.send({ t: 'ready' })
-    await next('handover', HANDOVER_TIMEOUT_MS)
+    await next('handover', HANDOVER_TIMEOUT_MS + SETTLE_MS)
+    pool!.off('exit', reportDeath)
     channel.close()
   }
 
@@ -197,7 +203,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
       throw err
     }
     try {
-      await rollingReload(pool!, rec, { surge: SURGE, readyTimeoutMs: WORKER_READY_TIMEOUT_MS, gracefulTimeoutMs: config!.process.gracefulTimeoutMs, log })
+      await rollingReload(pool!, rec, { surge: SURGE, readyTimeoutMs: config!.process.readyTimeoutMs, gracefulTimeoutMs: config!.process.gracefulTimeoutMs, log })
       counters.reloads++
       rollouts.finish(rec)
       log.info({ rollout: rec.id, durationMs: rec.durationMs }, 'workers reloaded')
@@ -263,7 +269,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
         child = { pid: proc.pid, exited, kill: (sig) => { proc.kill(sig) } }
       }
       successor = child
-      log.info({ successor: child.pid, target: plan.target, generation: generation + 1 }, 'successor started')
+      log.info({ successor: child.pid, target: plan.target, generation: generation + 1, statusChannel: address }, 'successor started')
       await handshake(channel, child, rec)
       channel.send({ t: 'handover' })
       anchor?.handover(child.pid)
@@ -284,7 +290,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
   function handshake(channel: StatusServer, child: Generation, rec: RolloutRecord): Promise<void> {
     return new Promise((resolve, reject) => {
       let timer = setTimeout(() => fail(new Error(`successor ${child.pid} did not connect within ${SUCCESSOR_HELLO_TIMEOUT_MS} ms`)), SUCCESSOR_HELLO_TIMEOUT_MS)
-      const stepTimeout = WORKER_READY_TIMEOUT_MS + config!.process.gracefulTimeoutMs + 15_000
+      const stepTimeout = config!.process.readyTimeoutMs + config!.process.gracefulTimeoutMs + 15_000
       const rearm = (what: string): void => {
         clearTimeout(timer)
         timer = setTimeout(() => fail(new Error(`successor ${child.pid}: ${what} did not happen in time`)), stepTimeout)
@@ -314,10 +320,17 @@ export function createPrimaryRuntime(): RuntimeHooks {
             return
           }
           case 'ready':
-            if (settled) return
-            settled = true
+            // Said ready; it must stay up a moment before it gets the service.
+            rec.progress.step = 'successor ready; settling'
             clearTimeout(timer)
-            resolve()
+            timer = setTimeout(() => {
+              if (settled) return
+              settled = true
+              resolve()
+            }, SETTLE_MS)
+            return
+          case 'workerDied':
+            fail(new Error(`a worker of successor ${child.pid} died during its start-up (code ${frame.code})`))
             return
           case 'failed':
             fail(new Error(`${frame.code}: ${frame.message}`))

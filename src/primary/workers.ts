@@ -17,6 +17,8 @@ export class WorkerSlot {
   readyAt: number | undefined
   forced = 0
   exitCode: number | null = null
+  /** Died without being asked to (not after a drain). */
+  crashed = false
   readonly exited: Promise<void>
   private markExited!: () => void
 
@@ -158,6 +160,7 @@ export class WorkerPool extends EventEmitter {
         return
       }
       this.crashes++
+      slot.crashed = true
       const lived = slot.readyAt ? Date.now() - slot.readyAt : 0
       this.failures = lived >= HEALTHY_AFTER_MS ? 0 : this.failures + 1
       this.opts.log.error({ worker: id, workerPid: slot.pid, code, signal, state: was }, 'worker died')

@@ -1,0 +1,29 @@
+import type { SmoothProcess, LogLine } from './proc.js'
+
+/** The pid of the live primary: the last generation that said `server ready`. */
+export function livePrimary(p: SmoothProcess): LogLine {
+  const ready = p.logs.filter((l) => l.msg === 'server ready' && l.role === 'primary')
+  return ready[ready.length - 1]!
+}
+
+/** Sends SIGUSR2 and waits for the reload to finish; returns the pids of the workers it started. */
+export async function reloadBySignal(p: SmoothProcess, timeoutMs = 30_000): Promise<number[]> {
+  const from = p.logs.length
+  p.signal('SIGUSR2')
+  await p.waitFor('reload to finish', (l) => l.msg === 'workers reloaded' || /^reload (stopped|refused)/.test(l.msg), timeoutMs, from)
+  const done = p.logs.slice(from).find((l) => l.msg === 'workers reloaded')
+  if (!done) throw new Error(`reload failed:\n${p.tail()}`)
+  return p.logs.slice(from).filter((l) => l.msg === 'reload progress').flatMap((l) => l.workers as number[])
+}
+
+/** Sends SIGUSR1 and waits until the old primary has shut down; returns the new primary's pid. */
+export async function restartBySignal(p: SmoothProcess, timeoutMs = 30_000): Promise<number> {
+  const old = livePrimary(p).pid
+  const from = p.logs.length
+  p.signal('SIGUSR1')
+  await p.waitFor('the new generation to be ready', (l) => l.msg === 'server ready' && l.pid !== old || /restarts failed|restart refused/.test(l.msg), timeoutMs, from)
+  const failed = p.logs.slice(from).find((l) => /restarts failed|restart refused/.test(l.msg))
+  if (failed) throw new Error(`restart failed: ${failed.msg}`)
+  await p.waitFor(`old primary ${old} to shut down`, (l) => l.msg === 'all servers shutdown' && l.pid === old, timeoutMs, from)
+  return livePrimary(p).pid
+}
