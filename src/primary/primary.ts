@@ -24,6 +24,8 @@ const SUCCESSOR_HELLO_TIMEOUT_MS = 15_000
 const HANDOVER_TIMEOUT_MS = 10_000
 /** How long a successor that said ready is watched (a worker dying, the process exiting) before the handover. */
 const SETTLE_MS = 1_000
+/** How long a worker started by a rollout must stay up after ready before it gets connections. */
+const WORKER_SETTLE_MS = 300
 const SURGE = 1
 
 type PrimaryState = 'collecting' | 'starting' | 'serving' | 'retiring' | 'stopping' | 'stopped'
@@ -150,7 +152,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
     if (welcome?.t === 'welcome') Object.assign(counters, welcome.counters)
     counters.restarts++
     for (let i = 0; i < pool!.size; i++) {
-      const slot = pool!.fork()
+      const slot = pool!.fork(WORKER_SETTLE_MS)
       await pool!.whenAccepting(slot, config!.process.readyTimeoutMs)
       channel.send({ t: 'workerReady', workerPid: slot.pid })
       await next('retired', config!.process.gracefulTimeoutMs + 15_000)
@@ -194,51 +196,47 @@ export function createPrimaryRuntime(): RuntimeHooks {
     return rec
   }
 
-  async function reload(reason: string): Promise<RolloutRecord> {
+  /**
+   * Starts a rollout and returns its record at once (the admin answers 202 with it); `done` settles
+   * when it has finished. Refusals (graceful off, another rollout running, a bad path) throw here,
+   * before anything changes.
+   */
+  function startRollout(kind: 'reload' | 'restart', reason: string, newExeFilePath?: string): { rec: RolloutRecord; done: Promise<RolloutRecord> } {
     let rec: RolloutRecord
+    let plan: LaunchPlan | undefined
     try {
-      rec = beginRollout('reload', reason)
+      if (kind === 'restart') plan = planLaunch(newExeFilePath)
+      rec = beginRollout(kind, reason)
     } catch (err) {
-      log.warn({ reason, code: (err as SmoothError).code }, `reload refused: ${(err as Error).message}`)
+      log.warn({ reason, code: (err as SmoothError).code }, `${kind} refused: ${(err as Error).message}`)
       throw err
     }
-    try {
-      await rollingReload(pool!, rec, { surge: SURGE, readyTimeoutMs: config!.process.readyTimeoutMs, gracefulTimeoutMs: config!.process.gracefulTimeoutMs, log })
-      counters.reloads++
+    const run = plan
+      ? handOver(plan, rec).then(() => {
+        counters.restarts++
+        setImmediate(() => void retire())
+      })
+      : rollingReload(pool!, rec, { surge: SURGE, readyTimeoutMs: config!.process.readyTimeoutMs, gracefulTimeoutMs: config!.process.gracefulTimeoutMs, settleMs: WORKER_SETTLE_MS, log })
+        .then(() => { counters.reloads++ })
+    const done = run.then(() => {
       rollouts.finish(rec)
-      log.info({ rollout: rec.id, durationMs: rec.durationMs }, 'workers reloaded')
+      log.info({ rollout: rec.id, kind, durationMs: rec.durationMs }, kind === 'reload' ? 'workers reloaded' : 'server restarted')
       return rec
-    } catch (err) {
+    }, (err: unknown) => {
       counters.rolloutFailures++
       rollouts.finish(rec, err)
-      throw err
-    }
-  }
-
-  async function restart(newExeFilePath: string | undefined, reason: string): Promise<RolloutRecord> {
-    let rec: RolloutRecord
-    let plan: LaunchPlan
-    try {
-      plan = planLaunch(newExeFilePath)
-      rec = beginRollout('restart', reason)
-    } catch (err) {
-      log.warn({ reason, code: (err as SmoothError).code }, `restart refused: ${(err as Error).message}`)
-      throw err
-    }
-    try {
-      await handOver(plan, rec)
-      counters.restarts++
-      rollouts.finish(rec)
-      setImmediate(() => void retire())
-      return rec
-    } catch (err) {
-      counters.rolloutFailures++
-      rollouts.finish(rec, err)
-      log.error({ rollout: rec.id, code: (err as SmoothError).code }, `server restarts failed: ${(err as Error).message}`)
+      log.error({ rollout: rec.id, kind, code: (err as SmoothError).code }, `${kind === 'restart' ? 'server restarts' : 'reload'} failed: ${(err as Error).message}`)
       if (state === 'serving') pool!.refill()
       throw err
-    }
+    })
+    done.catch(() => {})
+    return { rec, done }
   }
+
+  // async: a refusal becomes a rejected promise, never a throw inside a signal handler.
+  const reload = async (reason: string): Promise<RolloutRecord> => startRollout('reload', reason).done
+  const restart = async (newExeFilePath: string | undefined, reason: string): Promise<RolloutRecord> =>
+    startRollout('restart', reason, newExeFilePath).done
 
   /** Starts the successor and walks it through the status-channel handshake; throws on any failure. */
   async function handOver(plan: LaunchPlan, rec: RolloutRecord): Promise<void> {
@@ -370,9 +368,14 @@ export function createPrimaryRuntime(): RuntimeHooks {
         void shutdown('admin')
         return
       case 'reload':
-        return reload('admin').then((rec) => reply(200, { message: 'server reloaded', rollout: rec }), fail)
       case 'restart':
-        return restart(msg.args.newExeFilePath, 'admin').then((rec) => reply(200, { message: 'server restarted', rollout: rec }), fail)
+        // 202 at once: the request is served by a worker the rollout itself will drain.
+        try {
+          const { rec } = startRollout(msg.command, 'admin', msg.args.newExeFilePath)
+          return reply(202, { message: msg.command === 'reload' ? 'server reloading' : 'server restarting', rollout: rec })
+        } catch (err) {
+          return fail(err)
+        }
     }
   }
 

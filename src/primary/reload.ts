@@ -7,6 +7,8 @@ export interface ReloadOptions {
   surge: number
   readyTimeoutMs: number
   gracefulTimeoutMs: number
+  /** How long a new worker must stay up after ready before it gets connections. */
+  settleMs: number
   log: Logger
 }
 
@@ -22,7 +24,7 @@ export async function rollingReload(pool: WorkerPool, rec: RolloutRecord, opts: 
   for (let i = 0; i < old.length; i += opts.surge) {
     const batch = old.slice(i, i + opts.surge)
     rec.progress.step = `starting ${batch.length} new worker(s)`
-    const fresh = batch.map(() => pool.fork())
+    const fresh = batch.map(() => pool.fork(opts.settleMs))
     try {
       await Promise.all(fresh.map((s) => pool.whenAccepting(s, opts.readyTimeoutMs)))
     } catch (err) {

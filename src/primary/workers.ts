@@ -110,7 +110,11 @@ export class WorkerPool extends EventEmitter {
     })
   }
 
-  fork(): WorkerSlot {
+  /**
+   * Forks a worker. `settleMs` > 0 (rollouts) holds its connections back for that long after it says
+   * ready, so a new version that dies right after start-up is caught before it gets a connection.
+   */
+  fork(settleMs = 0): WorkerSlot {
     const id = this.nextId++
     const worker = cluster.fork({
       [EnvNames.role]: 'worker',
@@ -130,7 +134,9 @@ export class WorkerPool extends EventEmitter {
       if (!isSmoothMessage<FromWorker>(msg)) return
       switch (msg.act) {
         case 'ready':
-          if (slot.state === 'starting') this.startAccepting(slot)
+          if (slot.state !== 'starting') return
+          if (settleMs > 0) setTimeout(() => { if (slot.state === 'starting') this.startAccepting(slot) }, settleMs)
+          else this.startAccepting(slot)
           return
         case 'accepting':
           clearTimeout(readyTimer)
