@@ -137,3 +137,36 @@ test('a restart through the anchor keeps the anchor pid and forwards shutdown', 
     p.kill()
   }
 })
+
+test('full restart (no inherited sockets): refused or reset, never hung, in the window; a taken port rolls back', { timeout: 90_000 }, async () => {
+  const p = new SmoothProcess(writeRelease(join(root, 'full'), 'A', 'slow-start'), { SMOOTH_FULL_RESTART: 'true' })
+  try {
+    const port = await p.ready()
+    const load = steadyLoad(`http://127.0.0.1:${port}/`, { concurrency: 2, maxMs: 60_000 })
+    const primary = await restartBySignal(p)
+    await until('requests served by the new generation', async () => (await get(`http://127.0.0.1:${port}/`)).body === 'A', 10_000)
+    const r = await load.stop()
+    // The documented window: refused, or reset for a connection caught in the kernel's accept queue as
+    // the socket closed. Never a timeout, never an HTTP error.
+    assert.ok(r.errors.every((e) => /ECONNREFUSED|ECONNRESET/.test(e)), `only refused or reset: ${r.errors.join('; ')}`)
+    assert.ok(!r.errors.some((e) => /timed out/.test(e)))
+    assert.deepEqual(Object.keys(r.statuses), ['200'])
+    assert.ok(r.ok > 0)
+
+    // Another program takes the port while the old generation has let go of it.
+    const from = p.logs.length
+    p.signal('SIGUSR1')
+    await p.waitForMsg('successor started', 15_000, from)
+    const { createServer } = await import('node:net')
+    const blocker = createServer().listen(port, '127.0.0.1')
+    await new Promise((r) => blocker.once('listening', r))
+    const failed = await p.waitFor('the restart to fail', (l) => /^server restarts failed/.test(l.msg), 30_000, from)
+    assert.match(failed.msg, /SMOOTH_LISTEN_FAILED|address already in use/)
+    blocker.close()
+    await p.waitForMsg('full restart rolled back: serving again', 30_000, from)
+    assert.equal(livePrimary(p).pid, primary)
+    assert.equal((await get(`http://127.0.0.1:${port}/`)).body, 'A')
+  } finally {
+    p.kill()
+  }
+})

@@ -20,6 +20,7 @@ export const ConfigKeys = {
   graceful: { kind: 'boolean', scope: 'process', description: 'enable smooth restart and reload (off by default, as in GoFrame)' },
   gracefulTimeout: { kind: 'duration', scope: 'process', description: 'how long one worker may drain during a rollout before it is forced' },
   gracefulShutdownTimeout: { kind: 'duration', scope: 'process', description: 'how long the whole process may drain on shutdown before it is forced' },
+  fullRestart: { kind: 'boolean', scope: 'process', description: 'restart without inheriting sockets: stop accepting, drain, then the new generation binds (connections are refused in between; forced on Windows)' },
   readyTimeout: { kind: 'duration', scope: 'process', description: 'how long a new worker may take to become ready before a rollout gives up on it' },
   workers: { kind: 'integer', scope: 'process', description: 'worker processes (default: os.availableParallelism())' },
   adminPattern: { kind: 'string', scope: 'server', description: 'route prefix of the admin page and API when admin is enabled' },
@@ -50,6 +51,7 @@ export interface ServerSettings {
   graceful?: boolean
   gracefulTimeout?: number | string
   gracefulShutdownTimeout?: number | string
+  fullRestart?: boolean
   readyTimeout?: number | string
   workers?: number
   adminPattern?: string

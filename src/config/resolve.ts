@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os'
+import { availableParallelism, platform } from 'node:os'
 import { readFileSync } from 'node:fs'
 import { createSecureContext } from 'node:tls'
 import { SmoothError } from '../errors.js'
@@ -34,6 +34,8 @@ export interface ResolvedProcess {
   gracefulTimeoutMs: number
   gracefulShutdownTimeoutMs: number
   readyTimeoutMs: number
+  /** Restart without passing the sockets (Windows, or by choice). */
+  fullRestart: boolean
   adminToken?: string
   pidFile?: string
   logLevel: string
@@ -109,6 +111,7 @@ export function resolveConfig(code: CodeServer[], env = process.env, file?: File
     gracefulTimeoutMs: toMs(proc.gracefulTimeout, Defaults.gracefulTimeoutMs),
     gracefulShutdownTimeoutMs: toMs(proc.gracefulShutdownTimeout, Defaults.gracefulShutdownTimeoutMs),
     readyTimeoutMs: toMs(proc.readyTimeout, Defaults.readyTimeoutMs),
+    fullRestart: proc.fullRestart ?? platform() === 'win32',
     logLevel: proc.logLevel ?? Defaults.logLevel,
   }
   if (proc.adminToken) process.adminToken = proc.adminToken

@@ -33,6 +33,8 @@ export interface Listener {
   /** The address actually bound (the port is known even when port 0 was asked). */
   display: string
   port: number
+  closed: boolean
+  close(): void
 }
 
 /** Inherited listening sockets: listener key -> fd, handed over by the previous generation. */
@@ -75,7 +77,15 @@ export async function bindListener(spec: ListenerSpec, fd?: number): Promise<Lis
     throw fail(err === -98 ? 'address already in use' : errnoName(err))
   }
   const port = name.port ?? spec.port
-  return { spec, handle, port, display: displayAddress(spec.host, port) }
+  const listener: Listener = {
+    spec, handle, port, display: displayAddress(spec.host, port), closed: false,
+    close() {
+      if (listener.closed) return
+      listener.closed = true
+      handle.close()
+    },
+  }
+  return listener
 }
 
 function errnoName(err: number): string {
@@ -85,13 +95,20 @@ function errnoName(err: number): string {
     return `error ${err}`
   }
 }
+/** For a full restart: the ports the previous generation had bound (port 0 resolved), by key. */
+export const BoundPortsEnv = 'SMOOTH_BOUND_PORTS'
+export function boundPorts(env = process.env): Record<string, number> {
+  const raw = env[BoundPortsEnv]
+  return raw ? (JSON.parse(raw) as Record<string, number>) : {}
+}
+
 /** Binds every listener or none: on failure the ones already bound are closed again. */
 export async function bindAll(specs: ListenerSpec[], inherited: Record<string, number>): Promise<Listener[]> {
   const bound: Listener[] = []
   try {
     for (const spec of specs) bound.push(await bindListener(spec, inherited[spec.key]))
   } catch (err) {
-    for (const l of bound) l.handle.close()
+    for (const l of bound) l.close()
     throw err
   }
   return bound

@@ -10,7 +10,7 @@ import { SmoothError } from '../errors.js'
 import { resolveConfig, loadTls, type ResolvedConfig } from '../config/resolve.js'
 import { TAG, type ControlMessage, type Counters, type PredecessorFrame, type SuccessorFrame } from '../protocol.js'
 import type { RuntimeHooks, Server } from '../server.js'
-import { bindAll, inheritedFds, InheritEnv, type Listener } from './listeners.js'
+import { bindAll, inheritedFds, boundPorts, InheritEnv, BoundPortsEnv, type Listener } from './listeners.js'
 import { WorkerPool, type WorkerSlot } from './workers.js'
 import { installSignals } from './signals.js'
 import { writePidFile, removePidFile } from './pidfile.js'
@@ -26,6 +26,8 @@ const HANDOVER_TIMEOUT_MS = 10_000
 const SETTLE_MS = 1_000
 /** How long a worker started by a rollout must stay up after ready before it gets connections. */
 const WORKER_SETTLE_MS = 300
+/** How long a rolled-back full restart keeps trying to bind its ports again. */
+const REBIND_FOR_MS = 60_000
 const SURGE = 1
 
 type PrimaryState = 'collecting' | 'starting' | 'serving' | 'retiring' | 'stopping' | 'stopped'
@@ -44,8 +46,9 @@ export function createPrimaryRuntime(): RuntimeHooks {
   const statusToken = process.env[EnvNames.statusToken]
   const failureFile = process.env[EnvNames.failureFile]
   const inherited = inheritedFds()
+  const bound = boundPorts()
   // A successor must not hand these to its own successor or workers by accident.
-  for (const k of [EnvNames.statusAddr, EnvNames.statusToken, EnvNames.failureFile, InheritEnv]) delete process.env[k]
+  for (const k of [EnvNames.statusAddr, EnvNames.statusToken, EnvNames.failureFile, InheritEnv, BoundPortsEnv]) delete process.env[k]
   const started: Server[] = []
   let state: PrimaryState = 'collecting'
   let config: ResolvedConfig | undefined
@@ -88,7 +91,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
       log.level = config.process.logLevel
       for (const s of config.servers) if (s.tls) loadTls(s.tls)
       if (config.process.pidFile && !anchor && !statusAddr) writePidFile(config.process.pidFile)
-      listeners = await bindAll(config.listeners, inherited)
+      listeners = await bindAll(config.listeners.map((l) => ({ ...l, port: bound[l.key] ?? l.port })), inherited)
       if (statusAddr && statusToken) {
         predecessor = await connectStatus(statusAddr, statusToken, { pid: process.pid, generation })
       }
@@ -226,7 +229,11 @@ export function createPrimaryRuntime(): RuntimeHooks {
       counters.rolloutFailures++
       rollouts.finish(rec, err)
       log.error({ rollout: rec.id, kind, code: (err as SmoothError).code }, `${kind === 'restart' ? 'server restarts' : 'reload'} failed: ${(err as Error).message}`)
-      if (state === 'serving') pool!.refill()
+      if (state === 'serving') {
+        // A full restart had let go of the ports: take them back; otherwise refill what was retired.
+        if (listeners.length > 0 && listeners.every((l) => l.closed)) void resumeAfterFullRestart()
+        else pool!.refill()
+      }
       throw err
     })
     done.catch(() => {})
@@ -243,6 +250,8 @@ export function createPrimaryRuntime(): RuntimeHooks {
     const channel = new StatusServer(log)
     const address = await channel.open()
     const failure = join(tmpdir(), `smooth-failure-${process.pid}-${randomBytes(6).toString('hex')}`)
+    const full = config!.process.fullRestart
+    const passed = full ? [] : listeners
     const childEnv: Record<string, string> = {
       ...(process.env as Record<string, string>),
       [EnvNames.role]: 'primary',
@@ -250,15 +259,19 @@ export function createPrimaryRuntime(): RuntimeHooks {
       [EnvNames.statusAddr]: address,
       [EnvNames.statusToken]: channel.token,
       [EnvNames.failureFile]: failure,
-      [InheritEnv]: JSON.stringify(Object.fromEntries(listeners.map((l, i) => [l.spec.key, 3 + i]))),
     }
+    if (!full) childEnv[InheritEnv] = JSON.stringify(Object.fromEntries(passed.map((l, i) => [l.spec.key, 3 + i])))
+    // The successor binds the ports the way they are bound now (a port 0 became a real port).
+    if (full) childEnv[BoundPortsEnv] = JSON.stringify(Object.fromEntries(listeners.map((l) => [l.spec.key, l.port])))
     let child: Generation | undefined
     try {
       rec.progress.step = `starting ${plan.target}`
       if (anchor) {
-        child = await anchor.spawn(plan.command, plan.args, childEnv, listeners.map((l) => ({ key: l.spec.key, handle: l.handle })))
+        if (full) await stopServingForFullRestart(rec)
+        child = await anchor.spawn(plan.command, plan.args, childEnv, passed.map((l) => ({ key: l.spec.key, handle: l.handle })))
       } else {
-        const proc = spawnGeneration(plan.command, plan.args, listeners.map((l) => l.handle.fd), childEnv, false)
+        if (full) await stopServingForFullRestart(rec)
+        const proc = spawnGeneration(plan.command, plan.args, passed.map((l) => l.handle.fd), childEnv, false)
         const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
           proc.once('exit', (code, signal) => resolve({ code, signal }))
           proc.once('error', () => resolve({ code: null, signal: null }))
@@ -282,6 +295,45 @@ export function createPrimaryRuntime(): RuntimeHooks {
     } finally {
       channel.close()
       rmSync(failure, { force: true })
+    }
+  }
+
+  /**
+   * Full restart, first half: stop accepting (the sockets close, new connections are refused), let
+   * the workers finish what they have, and free the ports for the successor to bind.
+   */
+  async function stopServingForFullRestart(rec: RolloutRecord): Promise<void> {
+    rec.progress.step = 'full restart: draining before the successor binds'
+    log.warn('full restart: new connections are refused until the new generation listens')
+    pool!.stopReplacing()
+    const drained = pool!.drainAll(config!.process.gracefulTimeoutMs)
+    for (const l of listeners) l.close()
+    await drained
+  }
+
+  /** Full restart rolled back: bind the same ports again and start workers again. */
+  async function resumeAfterFullRestart(): Promise<void> {
+    try {
+      const specs = listeners.map((l) => ({ ...l.spec, port: l.port }))
+      // Another program may hold a port for a while: keep trying for a bounded time, then give up.
+      const deadline = Date.now() + REBIND_FOR_MS
+      for (;;) {
+        try {
+          listeners = await bindAll(specs, {})
+          break
+        } catch (err) {
+          if (Date.now() > deadline) throw err
+          log.error({ err: (err as Error).message }, 'full restart rollback: cannot bind yet, retrying')
+          await delay(500)
+        }
+      }
+      pool!.setHandles(listeners.map((l) => l.handle))
+      pool!.resumeReplacing()
+      pool!.refill()
+      await pool!.whenFull()
+      log.warn('full restart rolled back: serving again')
+    } catch (err) {
+      fatal(err)
     }
   }
 
@@ -344,7 +396,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
     rollouts.closed = true
     pool!.stopReplacing()
     const forced = await pool!.drainAll(config!.process.gracefulTimeoutMs)
-    for (const l of listeners) l.handle.close()
+    for (const l of listeners) l.close()
     log.info({ forced }, 'all servers shutdown')
     doneResolve()
     setImmediate(() => process.exit(0))
@@ -397,7 +449,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
       // Workers stop accepting as they get the drain message; with the primary's copies closed too,
       // the sockets close and new connections are refused. Accepted ones are finished.
       const drained = pool?.drainAll(timeoutMs) ?? Promise.resolve(0)
-      for (const l of listeners) l.handle.close()
+      for (const l of listeners) l.close()
       const forced = await drained
       if (successor && !wasRetiring) await Promise.race([successor.exited, grace(timeoutMs + 15_000)])
       if (config?.process.pidFile && !anchor) removePidFile(config.process.pidFile)

@@ -231,6 +231,11 @@ export class WorkerPool extends EventEmitter {
     })
   }
 
+  /** New listening sockets for the workers forked from now on (after a full restart's rollback). */
+  setHandles(handles: RawHandle[]): void {
+    this.opts.handles = handles
+  }
+
   /** Forks workers until `size` are alive again (after a rollback). */
   refill(): void {
     for (let n = this.live().length; n < this.opts.size; n++) this.fork()
@@ -238,6 +243,10 @@ export class WorkerPool extends EventEmitter {
 
   get size(): number {
     return this.opts.size
+  }
+
+  resumeReplacing(): void {
+    this.replacing = true
   }
 
   /** Stops replacing workers that die (shutdown). */
