@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { ROOT } from '../test/helpers/proc.js'
 import { helloBench } from './hello.js'
+import { rolloutBench } from './rollout.js'
 import { machine } from './machine.js'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
@@ -14,6 +15,10 @@ const workers = Number(process.env.WORKERS ?? 2)
 const connections = 50
 
 const hello = await helloBench({ workers, seconds, rounds, connections })
+const rollout = await rolloutBench({ workers, seconds: Number(process.env.BENCH_ROLLOUT_SECONDS ?? 24), count: Number(process.env.BENCH_ROLLOUTS ?? 5) })
+const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a')
+const rolloutRows = rollout.map((r) =>
+  `| ${r.system} | ${r.rollouts} | ${r.requests} | **${r.errors}** | ${r.non2xx} | ${f(r.steadyP99)} | ${f(r.rolloutP99)} | ${f(r.rolloutP99 / r.steadyP99, 2)}× | ${f(r.rolloutMs, 0)} |`)
 const rows = hello.map((h) =>
   `| ${h.load} | ${h.smooth.join(', ')} | ${h.cluster.join(', ')} | **${h.ratio.toFixed(3)}×** | ${h.errors} |`)
 
@@ -33,6 +38,23 @@ Command: \`BENCH_SECONDS=${seconds} BENCH_ROUNDS=${rounds} WORKERS=${workers} np
 ${rows.join('\n')}
 
 Target: ≥ 0.95× on both loads.
+
+## Rollouts under load: Smooth reload, Smooth restart, PM2 \`pm2 reload\` (${workers} workers each)
+
+Command: \`npm run bench\` (\`BENCH_ROLLOUT_SECONDS\`, \`BENCH_ROLLOUTS\` to change the run). Each system
+serves the same hello-world route under 50 keep-alive connections (autocannon in the bench process)
+for the run; after a steady first third, rollouts are triggered one after another, one second apart.
+Latencies of responses completed inside a rollout window (trigger to done, + 200 ms) count as
+"during rollout", the others (after the first second) as "steady". PM2 7 runs the same route on plain
+Fastify in its cluster mode, with \`--wait-ready\` and a graceful SIGINT handler (its best case).
+Rollout duration: Smooth reload until \`workers reloaded\`; Smooth restart until the handover
+(\`server restarted\`; the old generation then drains in the background); PM2 until \`pm2 reload\` returns.
+
+| system | rollouts | requests | errors + timeouts | non-2xx | steady p99 ms | rollout p99 ms | ratio | rollout ms |
+|---|---|---|---|---|---|---|---|---|
+${rolloutRows.join('\n')}
+
+Target: zero errors for Smooth in every run; p99 during rollout ≤ 2 × steady p99.
 `
 writeFileSync(resolve(ROOT, 'BENCHMARKS.md'), md)
 console.log(md)

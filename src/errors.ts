@@ -13,13 +13,11 @@ export const ErrorCodes = {
   SMOOTH_NO_ADDRESS: 'server %s has no address to listen on',
   // Start-up
   SMOOTH_LISTEN_FAILED: 'cannot listen on %s',
-  SMOOTH_INHERITED_FD: 'inherited listener for %s is missing',
   SMOOTH_WORKERS_NEVER_READY: 'no worker became ready: %s',
   SMOOTH_ALREADY_STARTED: 'server %s is already started',
   // Control and rollouts
   SMOOTH_GRACEFUL_DISABLED: 'graceful reload feature is disabled',
   SMOOTH_SHUTTING_DOWN: 'server is shutting down',
-  SMOOTH_NOT_IMPLEMENTED: '%s is not available yet',
   SMOOTH_ROLLOUT_IN_PROGRESS: 'a %s is already running',
   SMOOTH_ROLLOUT_FAILED: '%s failed: %s',
   SMOOTH_EXE_NOT_FOUND: 'newExeFilePath %s does not exist',

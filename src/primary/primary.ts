@@ -19,6 +19,7 @@ import { rollingReload } from './reload.js'
 import { planLaunch, spawnGeneration, type LaunchPlan } from './successor.js'
 import { StatusServer, connectStatus, type StatusClient } from './status-channel.js'
 import { AnchorLink, type Generation } from './anchor-link.js'
+import { notifySystemd } from './systemd.js'
 
 const SUCCESSOR_HELLO_TIMEOUT_MS = 15_000
 const HANDOVER_TIMEOUT_MS = 10_000
@@ -125,6 +126,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
     }
     if (state === 'starting') state = 'serving'
     if (predecessor && config.process.pidFile && !anchor) writePidFile(config.process.pidFile)
+    if (!anchor) notifySystemd(log, { READY: 1, MAINPID: process.pid })
     log.info({ workers: pool.live().length }, 'server ready')
   }
 
