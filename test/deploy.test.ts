@@ -139,7 +139,7 @@ test('a second restart while one runs is refused; SIGUSR1 twice quickly breaks n
     await p.waitFor('the first restart to finish', (l) => l.msg === 'all servers shutdown' && l.pid === old, 30_000, from)
     assert.equal(p.logs.slice(from).filter((l) => l.msg === 'successor started').length, 1)
     assert.equal(await body(port), 'A')
-    assert.ok(!isAlive(old))
+    await until(`old primary ${old} to exit`, () => !isAlive(old), 10_000)
   } finally {
     p.kill()
   }
