@@ -21,6 +21,7 @@ export const ErrorCodes = {
   SMOOTH_ROLLOUT_IN_PROGRESS: 'a %s is already running',
   SMOOTH_ROLLOUT_FAILED: '%s failed: %s',
   SMOOTH_EXE_NOT_FOUND: 'newExeFilePath %s does not exist',
+  SMOOTH_EXE_NOT_ALLOWED: 'newExeFilePath %s is outside the allowed directories (%s)',
   SMOOTH_EXE_NOT_EXECUTABLE: 'newExeFilePath %s is neither an executable file nor a .js/.mjs/.cjs entry',
 } as const
 

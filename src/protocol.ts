@@ -27,7 +27,8 @@ export interface ControlReplyMessage {
   smooth: typeof TAG; act: 'controlReply'; id: number
   ok: boolean; status: number; body: unknown
 }
-export type ToWorker = ListenMessage | AcceptMessage | DrainMessage | ControlReplyMessage
+export interface StatsRequest { smooth: typeof TAG; act: 'stats'; id: number }
+export type ToWorker = ListenMessage | AcceptMessage | DrainMessage | ControlReplyMessage | StatsRequest
 
 // worker -> primary
 export interface ReadyMessage { smooth: typeof TAG; act: 'ready' }
@@ -37,7 +38,9 @@ export interface ControlMessage {
   args: Record<string, string | undefined>
 }
 export interface DrainedMessage { smooth: typeof TAG; act: 'drained'; forced: number }
-export type FromWorker = ReadyMessage | AcceptingMessage | ControlMessage | DrainedMessage
+export interface WorkerStats { connections: number; inflight: number; rss: number; heapUsed: number }
+export interface StatsReply { smooth: typeof TAG; act: 'statsReply'; id: number; stats: WorkerStats }
+export type FromWorker = StatsReply | ReadyMessage | AcceptingMessage | ControlMessage | DrainedMessage
 
 export function isSmoothMessage<T extends { smooth: typeof TAG }>(msg: unknown): msg is T {
   return typeof msg === 'object' && msg !== null && (msg as { smooth?: unknown }).smooth === TAG
@@ -49,7 +52,7 @@ export function isSmoothMessage<T extends { smooth: typeof TAG }>(msg: unknown):
  * one-time token to the successor in its environment; the first frame must be a `hello` carrying the
  * token, or the connection is refused and logged.
  *
- *   new --hello{token, pid, generation}--> old     old --welcome{counters}--> new
+ *   new --hello{token, pid, generation}--> old     old --welcome{counters, history}--> new
  *   new --workerReady{workerPid}---------> old     old --retired{workerPid}--> new  (one per new worker)
  *   new --ready--------------------------> old     (old watches the successor for SETTLE_MS, then:)
  *                                                  old --handover----------> new  (old stops, drains, exits)
@@ -66,7 +69,7 @@ export type SuccessorFrame =
   | { t: 'failed'; code: string; message: string }
 
 export type PredecessorFrame =
-  | { t: 'welcome'; counters: Counters }
+  | { t: 'welcome'; counters: Counters; history: unknown[]; restart: unknown }
   | { t: 'retired'; workerPid: number | null }
   | { t: 'handover' }
 

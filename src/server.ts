@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyPluginCallback, FastifyPluginAsync, RouteOptions, RouteHandlerMethod } from 'fastify'
+import type { FastifyInstance, FastifyPluginCallback, FastifyPluginAsync, RouteOptions, RouteHandlerMethod, onRequestHookHandler } from 'fastify'
 import type { ServerSettings } from './config/keys.js'
 import { SmoothError } from './errors.js'
 
@@ -34,6 +34,7 @@ export class Server {
   readonly settings: ServerSettings = {}
   readonly steps: SetupStep[] = []
   adminEnabled = false
+  adminAuth: onRequestHookHandler | undefined
   private started = false
 
   constructor(name: string) {
@@ -70,9 +71,14 @@ export class Server {
     return this
   }
 
-  enableAdmin(pattern = '/debug/admin'): this {
+  /**
+   * The admin page and API under `pattern`. `auth` is your own check (any Fastify onRequest hook, e.g.
+   * @fastify/basic-auth's), run before Smooth's token guard.
+   */
+  enableAdmin(pattern = '/debug/admin', options: { auth?: onRequestHookHandler } = {}): this {
     this.adminEnabled = true
     this.settings.adminPattern = pattern
+    this.adminAuth = options.auth
     return this
   }
 

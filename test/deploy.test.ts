@@ -33,7 +33,7 @@ async function underLoad(port: number, during: () => Promise<void>): Promise<voi
 test('deploy B over A: restart with newExeFilePath, overwrite + restart, symlink switch + reload', { timeout: 120_000 }, async () => {
   const a = writeRelease(join(root, 'a'), 'A')
   const b = writeRelease(join(root, 'b'), 'B')
-  const p = new SmoothProcess(a, {})
+  const p = new SmoothProcess(a, { SMOOTH_ADMIN_EXE_ALLOW_LIST: root })
   try {
     const port = await p.ready()
     assert.equal(await body(port), 'A')
@@ -77,7 +77,7 @@ test('deploy B over A: restart with newExeFilePath, overwrite + restart, symlink
 
 test('bad B is refused or rolled back; A keeps serving with no failed request and no orphan', { timeout: 180_000 }, async () => {
   const a = writeRelease(join(root, 'good'), 'A')
-  const p = new SmoothProcess(a, { SMOOTH_READY_TIMEOUT: '3s' })
+  const p = new SmoothProcess(a, { SMOOTH_READY_TIMEOUT: '3s', SMOOTH_ADMIN_EXE_ALLOW_LIST: root })
   try {
     const port = await p.ready()
     const treeBefore = groupPids(p.pid)

@@ -1,18 +1,85 @@
-/** The admin page: plain HTML, no external assets, so it works offline. */
-function esc(s: unknown): string {
-  return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+/**
+ * The admin page: one HTML document with inline CSS and JS, no external assets (it works offline).
+ * It shows nothing by itself: everything comes from `{pattern}/status`, polled every second, so the
+ * page can be served to anyone allowed to reach admin and still asks for the token first.
+ */
+export function renderPage(prefix: string, tokenRequired: boolean): string {
+  const base = prefix.replace(/\/$/, '')
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Smooth admin</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
+header{background:#1d2330;color:#fff;padding:12px 20px;display:flex;gap:24px;align-items:baseline;flex-wrap:wrap}
+header h1{font-size:18px;margin:0}main{padding:16px 20px;display:grid;gap:16px;max-width:1100px}
+section{background:#fff;border:1px solid #dde1e8;border-radius:6px;padding:12px 16px}
+h2{font-size:15px;margin:0 0 8px}table{border-collapse:collapse;width:100%}
+td,th{text-align:left;padding:4px 8px;border-bottom:1px solid #eef0f4;font-variant-numeric:tabular-nums}
+.ready{color:#137333}.starting{color:#b06000}.draining{color:#a50e0e}.failure{color:#a50e0e}.success{color:#137333}
+button{font:inherit;padding:6px 14px;border-radius:4px;border:1px solid #8a93a6;background:#fff;cursor:pointer}
+button.danger{border-color:#a50e0e;color:#a50e0e}input{font:inherit;padding:5px 8px;width:340px}
+#progress{font-weight:600}#error{color:#a50e0e}.muted{color:#6b7385}
+</style></head><body>
+<header><h1>Smooth admin</h1><span id="summary" class="muted">loading…</span></header>
+<main>
+<section id="login" hidden><h2>Admin token</h2>
+<form id="loginForm"><input id="token" type="password" autocomplete="current-password" placeholder="admin token">
+<button type="submit">Sign in</button></form><p id="loginError" class="failure"></p></section>
+<section id="actions"><h2>Actions</h2>
+<p><button id="reload">Reload workers</button>
+<button id="restart">Restart</button> <input id="exe" placeholder="new executable or entry (optional)">
+<button id="shutdown" class="danger">Shut down</button></p>
+<p id="progress"></p><p id="error"></p></section>
+<section><h2>Servers</h2><table id="servers"></table></section>
+<section><h2>Workers</h2><table id="workers"></table></section>
+<section><h2>Last rollouts</h2><table id="history"></table></section>
+</main>
+<script>
+const base = ${JSON.stringify(base)}
+const tokenRequired = ${tokenRequired}
+const $ = (id) => document.getElementById(id)
+const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => '&#' + c.charCodeAt(0) + ';')
+const age = (ms) => ms < 60000 ? Math.round(ms / 1000) + ' s' : ms < 3600000 ? Math.round(ms / 60000) + ' min' : (ms / 3600000).toFixed(1) + ' h'
+const mb = (b) => b == null ? '' : (b / 1048576).toFixed(0) + ' MiB'
+function row(cells, tag = 'td') { return '<tr>' + cells.map((c) => '<' + tag + '>' + c + '</' + tag + '>').join('') + '</tr>' }
+function render(s) {
+  $('summary').textContent = 'generation ' + s.generation + ' · primary pid ' + s.pid + (s.anchorPid ? ' · anchor pid ' + s.anchorPid : '') + ' · up ' + age(s.uptimeMs) + ' · ' + s.state + (s.graceful ? '' : ' · graceful off')
+  $('servers').innerHTML = row(['server', 'protocol', 'address'], 'th') + s.servers.flatMap((sv) => sv.listeners.map((l) => row([esc(sv.name), esc(l.protocol), esc(l.address)]))).join('')
+  const now = Date.now()
+  $('workers').innerHTML = row(['id', 'pid', 'state', 'in flight', 'connections', 'memory', 'age'], 'th') + s.workers.map((w) =>
+    row([w.id, w.pid, '<span class="' + esc(w.state) + '">' + esc(w.state) + '</span>', w.inflight ?? '', w.connections ?? '', mb(w.rss), age(now - w.startedAt)])).join('')
+  const r = s.rollout
+  $('progress').textContent = r ? r.kind + ' #' + r.id + ' running: ' + r.progress.done + ' of ' + r.progress.total + ' · ' + r.progress.step + ' · ' + age(now - r.startedAt) : ''
+  $('history').innerHTML = row(['#', 'kind', 'result', 'duration', 'when', 'error'], 'th') + s.rollouts.map((h) =>
+    row([h.id, esc(h.kind), '<span class="' + esc(h.result) + '">' + esc(h.result) + '</span>', h.durationMs != null ? (h.durationMs / 1000).toFixed(1) + ' s' : '', new Date(h.startedAt).toLocaleTimeString(), esc(h.error ? h.error.message : '')])).join('')
+  for (const id of ['reload', 'restart']) $(id).disabled = Boolean(r) || !s.graceful
 }
-
-export function renderPage(status: unknown, prefix: string): string {
-  const s = (status ?? {}) as { pid?: number; generation?: number; workers?: Array<Record<string, unknown>> }
-  const rows = (s.workers ?? [])
-    .map((w) => `<tr><td>${esc(w.id)}</td><td>${esc(w.pid)}</td><td>${esc(w.state)}</td></tr>`)
-    .join('')
-  return `<!doctype html><html><head><meta charset="utf-8"><title>Smooth admin</title></head><body>
-<h1>Smooth admin</h1>
-<p>primary pid <b>${esc(s.pid)}</b>, generation <b>${esc(s.generation)}</b></p>
-<table border="1"><tr><th>worker</th><th>pid</th><th>state</th></tr>${rows}</table>
-<p><a href="${esc(prefix)}/reload">reload</a> · <a href="${esc(prefix)}/restart">restart</a> ·
-<a href="${esc(prefix)}/shutdown">shutdown</a> · <a href="${esc(prefix)}/status">status</a></p>
-</body></html>`
+async function poll() {
+  try {
+    const res = await fetch(base + '/status', { credentials: 'same-origin' })
+    if (res.status === 401) { $('login').hidden = false; $('summary').textContent = 'sign in to see the server'; return }
+    $('login').hidden = true
+    if (res.ok) render(await res.json())
+  } catch { $('summary').textContent = 'server unreachable (restarting?)' }
+}
+async function act(command, query) {
+  if (!confirm('Really ' + command + ' the server?')) return
+  $('error').textContent = ''
+  const res = await fetch(base + '/' + command + (query || ''), { method: 'POST', credentials: 'same-origin' })
+  const body = await res.json().catch(() => ({}))
+  if (res.status >= 400) $('error').textContent = command + ': ' + (body.error || res.status)
+  poll()
+}
+$('reload').onclick = () => act('reload')
+$('restart').onclick = () => act('restart', $('exe').value ? '?newExeFilePath=' + encodeURIComponent($('exe').value) : '')
+$('shutdown').onclick = () => act('shutdown')
+$('loginForm').onsubmit = async (e) => {
+  e.preventDefault()
+  const res = await fetch(base + '/login', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: $('token').value }) })
+  $('loginError').textContent = res.ok ? '' : 'wrong token'
+  poll()
+}
+if (tokenRequired) $('login').hidden = true
+poll(); setInterval(poll, 1000)
+</script></body></html>`
 }

@@ -1,9 +1,9 @@
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, onRequestHookHandler } from 'fastify'
 import type { ControlCommand } from '../protocol.js'
-import { makeGuard } from './guard.js'
+import { COOKIE, makeGuard, sameSecret } from './guard.js'
 import { renderPage } from './page.js'
 
-/** How the admin routes reach the primary (over the worker's IPC channel). */
+/** How the admin routes reach the primary (IPC from a worker, or a direct call in the primary). */
 export interface AdminContext {
   control(command: ControlCommand, args: Record<string, string | undefined>): Promise<{ status: number; body: unknown }>
 }
@@ -11,26 +11,66 @@ export interface AdminContext {
 export interface AdminOptions {
   context: AdminContext
   token: string | undefined
+  /** The user's own auth (e.g. @fastify/basic-auth's hook), run before Smooth's guard. */
+  auth?: onRequestHookHandler
 }
 
+const ACTIONS = ['restart', 'reload', 'shutdown'] as const
+
 /**
- * The admin routes under the admin pattern: the page, status, and the seed's restart/shutdown links
- * plus reload. GET works as in GoFrame; POST is what scripts should use.
+ * The admin routes under the admin pattern: the page, status, login/logout, and the actions. GET on
+ * an action works as in GoFrame (with a Bearer token, or on loopback without auth); POST is what the
+ * page and the CLI use. Actions answer 202 with the rollout, or with `?wait=1` its outcome.
  */
 export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app, opts) => {
-  app.addHook('onRequest', makeGuard(opts.token))
-  const act = (command: ControlCommand) => async (req: { query: unknown }, reply: { code(n: number): unknown }) => {
-    const q = (req.query ?? {}) as Record<string, string | undefined>
-    const { status, body } = await opts.context.control(command, q)
-    reply.code(status)
-    return body
-  }
-  app.get('/', async (_req, reply) => {
-    const { body } = await opts.context.control('status', {})
-    return reply.type('text/html; charset=utf-8').send(renderPage(body, app.prefix))
+  const prefix = app.prefix || '/'
+  if (opts.auth) app.addHook('onRequest', opts.auth)
+  app.addHook('onRequest', makeGuard({
+    prefix: app.prefix,
+    token: opts.token,
+    userAuth: Boolean(opts.auth),
+    stateChanging: new Set(['/restart', '/reload', '/shutdown', '/login', '/logout']),
+    open: new Set(['/', '/login']),
+  }))
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('Cache-Control', 'no-store')
+    reply.header('X-Frame-Options', 'DENY')
   })
-  app.get('/status', act('status'))
-  for (const command of ['restart', 'reload', 'shutdown'] as const) {
-    app.route({ method: ['GET', 'POST'], url: `/${command}`, handler: act(command) })
+
+  app.get('/', async (_req, reply) =>
+    reply.type('text/html; charset=utf-8')
+      .header('Content-Security-Policy', "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline'")
+      .send(renderPage(prefix, Boolean(opts.token))))
+
+  app.get('/status', async (_req, reply) => {
+    const { status, body } = await opts.context.control('status', {})
+    return reply.code(status).send(body)
+  })
+
+  app.post('/login', async (req, reply) => {
+    const token = (req.body as { token?: unknown } | undefined)?.token
+    if (!opts.token || typeof token !== 'string' || !sameSecret(token, opts.token)) {
+      return reply.code(401).send({ error: 'wrong token', code: 'SMOOTH_ADMIN_UNAUTHORIZED' })
+    }
+    const secure = req.protocol === 'https' ? '; Secure' : ''
+    reply.header('Set-Cookie', `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=${prefix}${secure}`)
+    return { ok: true }
+  })
+
+  app.post('/logout', async (_req, reply) => {
+    reply.header('Set-Cookie', `${COOKIE}=; HttpOnly; SameSite=Strict; Path=${prefix}; Max-Age=0`)
+    return { ok: true }
+  })
+
+  for (const command of ACTIONS) {
+    app.route({
+      method: ['GET', 'POST'],
+      url: `/${command}`,
+      handler: async (req, reply) => {
+        const q = (req.query ?? {}) as Record<string, string | undefined>
+        const { status, body } = await opts.context.control(command, { newExeFilePath: q.newExeFilePath, wait: q.wait })
+        return reply.code(status).send(body)
+      },
+    })
   }
 }

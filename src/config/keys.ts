@@ -24,6 +24,8 @@ export const ConfigKeys = {
   readyTimeout: { kind: 'duration', scope: 'process', description: 'how long a new worker may take to become ready before a rollout gives up on it' },
   workers: { kind: 'integer', scope: 'process', description: 'worker processes (default: os.availableParallelism())' },
   adminPattern: { kind: 'string', scope: 'server', description: 'route prefix of the admin page and API when admin is enabled' },
+  adminAddress: { kind: 'addresses', scope: 'process', description: 'a separate address for the admin page and API, served by the primary (e.g. "127.0.0.1:9001")' },
+  adminExeAllowList: { kind: 'addresses', scope: 'process', description: 'directories a newExeFilePath given to the admin must resolve into (default: the app root)' },
   adminToken: { kind: 'string', scope: 'process', description: 'Bearer token required by the admin API (without one, admin answers loopback clients only)' },
   pidFile: { kind: 'string', scope: 'process', description: 'file the pid is written to' },
   logLevel: { kind: 'string', scope: 'process', description: 'pino level: fatal, error, warn, info, debug, trace' },
@@ -55,6 +57,8 @@ export interface ServerSettings {
   readyTimeout?: number | string
   workers?: number
   adminPattern?: string
+  adminAddress?: string | string[]
+  adminExeAllowList?: string | string[]
   adminToken?: string
   pidFile?: string
   logLevel?: string

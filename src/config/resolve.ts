@@ -37,6 +37,9 @@ export interface ResolvedProcess {
   /** Restart without passing the sockets (Windows, or by choice). */
   fullRestart: boolean
   adminToken?: string
+  /** A separate admin listener served by the primary. */
+  adminAddress?: ListenerSpec
+  adminExeAllowList: string[]
   pidFile?: string
   logLevel: string
   configFile?: string
@@ -113,8 +116,16 @@ export function resolveConfig(code: CodeServer[], env = process.env, file?: File
     readyTimeoutMs: toMs(proc.readyTimeout, Defaults.readyTimeoutMs),
     fullRestart: proc.fullRestart ?? platform() === 'win32',
     logLevel: proc.logLevel ?? Defaults.logLevel,
+    adminExeAllowList: (Array.isArray(proc.adminExeAllowList) ? proc.adminExeAllowList : proc.adminExeAllowList?.split(',') ?? [])
+      .map((d) => d.trim()).filter(Boolean),
   }
   if (proc.adminToken) process.adminToken = proc.adminToken
+  const adminAddr = parseAddresses(proc.adminAddress)
+  if (adminAddr.length > 1) throw new SmoothError('SMOOTH_CONFIG_INVALID', '"adminAddress" takes one address')
+  if (adminAddr[0]) {
+    const pattern = servers.find((s) => s.adminPattern)?.adminPattern ?? '/debug/admin'
+    process.adminAddress = { ...adminAddr[0], index: -1, server: pattern, protocol: 'http', key: `admin://${adminAddr[0].text}` }
+  }
   if (proc.pidFile) process.pidFile = proc.pidFile
   if (fileCfg.path) process.configFile = fileCfg.path
   return { process, servers, listeners }

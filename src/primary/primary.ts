@@ -4,13 +4,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
+import type { FastifyInstance } from 'fastify'
+import { startAdminServer } from '../admin/server.js'
 import { createLogger } from '../log.js'
 import { env, EnvNames } from '../env.js'
 import { SmoothError } from '../errors.js'
 import { resolveConfig, loadTls, type ResolvedConfig } from '../config/resolve.js'
-import { TAG, type ControlMessage, type Counters, type PredecessorFrame, type SuccessorFrame } from '../protocol.js'
+import { TAG, type ControlCommand, type ControlMessage, type Counters, type PredecessorFrame, type SuccessorFrame } from '../protocol.js'
 import type { RuntimeHooks, Server } from '../server.js'
-import { bindAll, inheritedFds, boundPorts, InheritEnv, BoundPortsEnv, type Listener } from './listeners.js'
+import { bindAll, inheritedFds, boundPorts, InheritEnv, BoundPortsEnv, type Listener, type RawHandle } from './listeners.js'
 import { WorkerPool, type WorkerSlot } from './workers.js'
 import { installSignals } from './signals.js'
 import { writePidFile, removePidFile } from './pidfile.js'
@@ -20,6 +22,7 @@ import { planLaunch, spawnGeneration, type LaunchPlan } from './successor.js'
 import { StatusServer, connectStatus, type StatusClient } from './status-channel.js'
 import { AnchorLink, type Generation } from './anchor-link.js'
 import { notifySystemd } from './systemd.js'
+import { checkAllowed } from '../admin/allow-list.js'
 
 const SUCCESSOR_HELLO_TIMEOUT_MS = 15_000
 const HANDOVER_TIMEOUT_MS = 10_000
@@ -30,6 +33,12 @@ const WORKER_SETTLE_MS = 300
 /** How long a rolled-back full restart keeps trying to bind its ports again. */
 const REBIND_FOR_MS = 60_000
 const SURGE = 1
+
+/** A wait=1 admin request served by a worker: that worker is drained last and answers first. */
+interface RequesterHooks {
+  requester?: WorkerSlot
+  beforeRequesterDrains?: (rec: RolloutRecord) => void
+}
 
 type PrimaryState = 'collecting' | 'starting' | 'serving' | 'retiring' | 'stopping' | 'stopped'
 
@@ -59,6 +68,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
   let stopping: Promise<void> | undefined
   let successor: Generation | undefined
   let predecessor: StatusClient | undefined
+  let adminServer: { app: FastifyInstance; fd: number; port: number } | undefined
   const rollouts = new Rollouts()
   const counters: Counters = { restarts: 0, reloads: 0, workerCrashes: 0, rolloutFailures: 0 }
   const startedAt = Date.now()
@@ -120,6 +130,13 @@ export function createPrimaryRuntime(): RuntimeHooks {
     } catch (err) {
       fatal(new SmoothError('SMOOTH_WORKERS_NEVER_READY', (err as Error).message))
     }
+    if (config.process.adminAddress) {
+      try {
+        await openAdmin(inherited[config.process.adminAddress.key])
+      } catch (err) {
+        fatal(new SmoothError('SMOOTH_LISTEN_FAILED', `adminAddress ${config.process.adminAddress.text}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`))
+      }
+    }
     const verb = predecessor ? 'restarted' : 'started'
     for (const l of listeners) {
       log.info({ server: l.spec.server, address: l.display, port: l.port }, `${l.spec.protocol} server ${verb} listening on [${l.display}]`)
@@ -154,7 +171,10 @@ export function createPrimaryRuntime(): RuntimeHooks {
     }
     pool!.on('exit', reportDeath)
     const welcome = await next('welcome', HANDOVER_TIMEOUT_MS)
-    if (welcome?.t === 'welcome') Object.assign(counters, welcome.counters)
+    if (welcome?.t === 'welcome') {
+      Object.assign(counters, welcome.counters)
+      rollouts.adopt(welcome.history as RolloutRecord[], welcome.restart as RolloutRecord | undefined)
+    }
     counters.restarts++
     for (let i = 0; i < pool!.size; i++) {
       const slot = pool!.fork(WORKER_SETTLE_MS)
@@ -185,7 +205,10 @@ export function createPrimaryRuntime(): RuntimeHooks {
       })) ?? [],
       workers: [...(pool?.slots.values() ?? [])].map((w) => ({
         id: w.id, pid: w.pid, state: w.state, startedAt: w.startedAt, readyAt: w.readyAt,
+        inflight: w.stats?.inflight, connections: w.stats?.connections, rss: w.stats?.rss, heapUsed: w.stats?.heapUsed,
       })),
+      workersWanted: pool?.size ?? 0,
+      admin: adminServer ? { address: adminServer.port } : null,
       rollout: rollouts.current ?? null,
       rollouts: rollouts.history,
       counters: { ...counters, workerCrashes: counters.workerCrashes + (pool?.crashes ?? 0) },
@@ -206,7 +229,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
    * when it has finished. Refusals (graceful off, another rollout running, a bad path) throw here,
    * before anything changes.
    */
-  function startRollout(kind: 'reload' | 'restart', reason: string, newExeFilePath?: string): { rec: RolloutRecord; done: Promise<RolloutRecord> } {
+  function startRollout(kind: 'reload' | 'restart', reason: string, newExeFilePath?: string, hooks: RequesterHooks = {}): { rec: RolloutRecord; done: Promise<RolloutRecord> } {
     let rec: RolloutRecord
     let plan: LaunchPlan | undefined
     try {
@@ -217,11 +240,11 @@ export function createPrimaryRuntime(): RuntimeHooks {
       throw err
     }
     const run = plan
-      ? handOver(plan, rec).then(() => {
+      ? handOver(plan, rec, hooks).then(() => {
         counters.restarts++
         setImmediate(() => void retire())
       })
-      : rollingReload(pool!, rec, { surge: SURGE, readyTimeoutMs: config!.process.readyTimeoutMs, gracefulTimeoutMs: config!.process.gracefulTimeoutMs, settleMs: WORKER_SETTLE_MS, log })
+      : rollingReload(pool!, rec, { surge: SURGE, readyTimeoutMs: config!.process.readyTimeoutMs, gracefulTimeoutMs: config!.process.gracefulTimeoutMs, settleMs: WORKER_SETTLE_MS, log, ...hooks })
         .then(() => { counters.reloads++ })
     const done = run.then(() => {
       rollouts.finish(rec)
@@ -248,12 +271,16 @@ export function createPrimaryRuntime(): RuntimeHooks {
     startRollout('restart', reason, newExeFilePath).done
 
   /** Starts the successor and walks it through the status-channel handshake; throws on any failure. */
-  async function handOver(plan: LaunchPlan, rec: RolloutRecord): Promise<void> {
+  async function handOver(plan: LaunchPlan, rec: RolloutRecord, hooks: RequesterHooks): Promise<void> {
     const channel = new StatusServer(log)
     const address = await channel.open()
     const failure = join(tmpdir(), `smooth-failure-${process.pid}-${randomBytes(6).toString('hex')}`)
     const full = config!.process.fullRestart
-    const passed = full ? [] : listeners
+    const adminSpec = config!.process.adminAddress
+    const passed: Array<{ key: string; fd: number; handle?: RawHandle }> = full ? [] : [
+      ...listeners.map((l) => ({ key: l.spec.key, fd: l.handle.fd, handle: l.handle })),
+      ...(adminServer && adminSpec ? [{ key: adminSpec.key, fd: adminServer.fd }] : []),
+    ]
     const childEnv: Record<string, string> = {
       ...(process.env as Record<string, string>),
       [EnvNames.role]: 'primary',
@@ -262,7 +289,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
       [EnvNames.statusToken]: channel.token,
       [EnvNames.failureFile]: failure,
     }
-    if (!full) childEnv[InheritEnv] = JSON.stringify(Object.fromEntries(passed.map((l, i) => [l.spec.key, 3 + i])))
+    if (!full) childEnv[InheritEnv] = JSON.stringify(Object.fromEntries(passed.map((l, i) => [l.key, 3 + i])))
     // The successor binds the ports the way they are bound now (a port 0 became a real port).
     if (full) childEnv[BoundPortsEnv] = JSON.stringify(Object.fromEntries(listeners.map((l) => [l.spec.key, l.port])))
     let child: Generation | undefined
@@ -270,10 +297,10 @@ export function createPrimaryRuntime(): RuntimeHooks {
       rec.progress.step = `starting ${plan.target}`
       if (anchor) {
         if (full) await stopServingForFullRestart(rec)
-        child = await anchor.spawn(plan.command, plan.args, childEnv, passed.map((l) => ({ key: l.spec.key, handle: l.handle })))
+        child = await anchor.spawn(plan.command, plan.args, childEnv, passed.map((l) => ({ key: l.key, handle: l.handle ?? adminHandle() })))
       } else {
         if (full) await stopServingForFullRestart(rec)
-        const proc = spawnGeneration(plan.command, plan.args, passed.map((l) => l.handle.fd), childEnv, false)
+        const proc = spawnGeneration(plan.command, plan.args, passed.map((l) => l.fd), childEnv, false)
         const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
           proc.once('exit', (code, signal) => resolve({ code, signal }))
           proc.once('error', () => resolve({ code: null, signal: null }))
@@ -283,7 +310,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
       }
       successor = child
       log.info({ successor: child.pid, target: plan.target, generation: generation + 1, statusChannel: address }, 'successor started')
-      await handshake(channel, child, rec)
+      await handshake(channel, child, rec, hooks)
       channel.send({ t: 'handover' })
       anchor?.handover(child.pid)
     } catch (err) {
@@ -300,6 +327,25 @@ export function createPrimaryRuntime(): RuntimeHooks {
     }
   }
 
+  /** Serves admin on its own address from this process (`fd`: inherited from the previous generation). */
+  async function openAdmin(fd: number | undefined): Promise<void> {
+    const spec = config!.process.adminAddress!
+    adminServer = await startAdminServer({
+      spec,
+      fd,
+      pattern: spec.server,
+      token: config!.process.adminToken,
+      auth: started.find((s) => s.adminAuth)?.adminAuth,
+      context: { control: (command, args) => handleControl(command, args) },
+      log,
+    })
+  }
+
+  /** The admin server's listening handle (sent to the anchor like the app's). */
+  function adminHandle(): RawHandle {
+    return (adminServer!.app.server as unknown as { _handle: RawHandle })._handle
+  }
+
   /**
    * Full restart, first half: stop accepting (the sockets close, new connections are refused), let
    * the workers finish what they have, and free the ports for the successor to bind.
@@ -310,6 +356,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
     pool!.stopReplacing()
     const drained = pool!.drainAll(config!.process.gracefulTimeoutMs)
     for (const l of listeners) l.close()
+    await adminServer?.app.close()
     await drained
   }
 
@@ -330,6 +377,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
         }
       }
       pool!.setHandles(listeners.map((l) => l.handle))
+      if (config!.process.adminAddress) await openAdmin(undefined)
       pool!.resumeReplacing()
       pool!.refill()
       await pool!.whenFull()
@@ -339,7 +387,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
     }
   }
 
-  function handshake(channel: StatusServer, child: Generation, rec: RolloutRecord): Promise<void> {
+  function handshake(channel: StatusServer, child: Generation, rec: RolloutRecord, hooks: RequesterHooks): Promise<void> {
     return new Promise((resolve, reject) => {
       let timer = setTimeout(() => fail(new Error(`successor ${child.pid} did not connect within ${SUCCESSOR_HELLO_TIMEOUT_MS} ms`)), SUCCESSOR_HELLO_TIMEOUT_MS)
       const stepTimeout = config!.process.readyTimeoutMs + config!.process.gracefulTimeoutMs + 15_000
@@ -356,7 +404,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
       }
       void child.exited.then(({ code, signal }) => fail(new Error(`successor ${child.pid} exited before ready (code ${code}${signal ? `, signal ${signal}` : ''})`)))
       channel.on('hello', () => {
-        channel.send({ t: 'welcome', counters: { ...counters, workerCrashes: counters.workerCrashes + (pool?.crashes ?? 0) } })
+        channel.send({ t: 'welcome', counters: { ...counters, workerCrashes: counters.workerCrashes + (pool?.crashes ?? 0) }, history: rollouts.history, restart: rec })
         rearm('its first worker')
       })
       channel.on('close', () => fail(new Error(`successor ${child.pid} closed the status channel`)))
@@ -366,8 +414,11 @@ export function createPrimaryRuntime(): RuntimeHooks {
             rearm('the next worker')
             rec.progress.done++
             rec.progress.step = `new worker ${frame.workerPid} ready; retiring an old one`
-            const old = pool!.live().find((s) => s.state === 'ready') ?? pool!.live().find((s) => s.state === 'starting')
+            // The worker holding a wait=1 request goes last, and answers it first.
+            const candidates = pool!.live().filter((s) => s.state === 'ready' || s.state === 'starting')
+            const old = candidates.find((s) => s !== hooks.requester) ?? candidates[0]
             if (!old) return channel.send({ t: 'retired', workerPid: null })
+            if (old === hooks.requester) hooks.beforeRequesterDrains?.(rec)
             void pool!.drain(old, config!.process.gracefulTimeoutMs).then(() => channel.send({ t: 'retired', workerPid: old.pid }))
             return
           }
@@ -397,6 +448,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
     state = 'retiring'
     rollouts.closed = true
     pool!.stopReplacing()
+    adminServer?.app.server.close()
     const forced = await pool!.drainAll(config!.process.gracefulTimeoutMs)
     for (const l of listeners) l.close()
     log.info({ forced }, 'all servers shutdown')
@@ -404,32 +456,54 @@ export function createPrimaryRuntime(): RuntimeHooks {
     setImmediate(() => process.exit(0))
   }
 
+  /** Worker IPC -> handleControl -> reply on the same channel. */
   async function control(msg: ControlMessage, from: WorkerSlot): Promise<void> {
-    const reply = (status: number, body: unknown): void =>
-      from.send({ smooth: TAG, act: 'controlReply', id: msg.id, ok: status < 400, status, body })
-    const fail = (err: unknown): void => {
+    const { status: code, body } = await handleControl(msg.command, msg.args, from)
+    from.send({ smooth: TAG, act: 'controlReply', id: msg.id, ok: code < 400, status: code, body })
+  }
+
+  /**
+   * The admin API's actions, whether they come from a worker (app ports) or the primary's own admin
+   * server. Actions answer 202 with the rollout at once; with `wait=1`, its outcome. A wait=1 request
+   * served by a worker is answered just before that worker is drained (it is drained last), since a
+   * worker cannot drain while it holds the request waiting for its own drain.
+   */
+  async function handleControl(command: ControlCommand, args: Record<string, string | undefined>, requester?: WorkerSlot): Promise<{ status: number; body: unknown }> {
+    const failure = (err: unknown): { status: number; body: unknown } => {
       const e = err as SmoothError
       const code = e.code ?? 'ERROR'
       const http = code === 'SMOOTH_ROLLOUT_IN_PROGRESS' || code === 'SMOOTH_GRACEFUL_DISABLED' || code === 'SMOOTH_SHUTTING_DOWN' ? 409
-        : code.startsWith('SMOOTH_EXE_') ? 400 : 500
-      reply(http, { error: e.message, code })
+        : code === 'SMOOTH_EXE_NOT_ALLOWED' ? 403 : code.startsWith('SMOOTH_EXE_') ? 400 : 500
+      return { status: http, body: { error: e.message, code } }
     }
-    switch (msg.command) {
+    switch (command) {
       case 'status':
-        return reply(200, status())
+        await pool?.collectStats()
+        return { status: 200, body: status() }
       case 'shutdown':
-        reply(200, { message: 'server shutdown' })
-        void shutdown('admin')
-        return
+        setImmediate(() => void shutdown('admin'))
+        return { status: 200, body: { message: 'server shutdown' } }
       case 'reload':
-      case 'restart':
-        // 202 at once: the request is served by a worker the rollout itself will drain.
+      case 'restart': {
+        const wait = args.wait === '1' || args.wait === 'true'
+        let early: ((rec: RolloutRecord) => void) | undefined
+        const answeredEarly = new Promise<RolloutRecord>((resolve) => (early = resolve))
+        let started: { rec: RolloutRecord; done: Promise<RolloutRecord> }
         try {
-          const { rec } = startRollout(msg.command, 'admin', msg.args.newExeFilePath)
-          return reply(202, { message: msg.command === 'reload' ? 'server reloading' : 'server restarting', rollout: rec })
+          const exe = args.newExeFilePath || undefined
+          if (command === 'restart' && exe) checkAllowed(exe, config?.process.adminExeAllowList ?? [])
+          started = startRollout(command, 'admin', exe, wait && requester ? { requester, beforeRequesterDrains: early! } : {})
         } catch (err) {
-          return fail(err)
+          return failure(err)
         }
+        if (!wait) return { status: 202, body: { message: command === 'reload' ? 'server reloading' : 'server restarting', rollout: started.rec } }
+        try {
+          const rec = await Promise.race([started.done, answeredEarly])
+          return { status: 200, body: { message: command === 'reload' ? 'server reloaded' : 'server restarted', rollout: rec } }
+        } catch (err) {
+          return failure(err)
+        }
+      }
     }
   }
 
@@ -453,6 +527,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
       const drained = pool?.drainAll(timeoutMs) ?? Promise.resolve(0)
       for (const l of listeners) l.close()
       const forced = await drained
+      await adminServer?.app.close()
       if (successor && !wasRetiring) await Promise.race([successor.exited, grace(timeoutMs + 15_000)])
       if (config?.process.pidFile && !anchor) removePidFile(config.process.pidFile)
       state = 'stopped'

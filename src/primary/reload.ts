@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { SmoothError } from '../errors.js'
-import type { WorkerPool } from './workers.js'
+import type { WorkerPool, WorkerSlot } from './workers.js'
 import type { RolloutRecord } from './rollout.js'
 
 export interface ReloadOptions {
@@ -10,6 +10,9 @@ export interface ReloadOptions {
   /** How long a new worker must stay up after ready before it gets connections. */
   settleMs: number
   log: Logger
+  /** A worker holding a wait=1 request: replaced last, and told just before it drains. */
+  requester?: WorkerSlot
+  beforeRequesterDrains?: (rec: RolloutRecord) => void
 }
 
 /**
@@ -19,7 +22,8 @@ export interface ReloadOptions {
  * ready in time, the reload stops there: the new worker is killed and the old ones keep serving.
  */
 export async function rollingReload(pool: WorkerPool, rec: RolloutRecord, opts: ReloadOptions): Promise<void> {
-  const old = pool.live().filter((s) => s.state === 'ready' || s.state === 'starting')
+  const live = pool.live().filter((s) => s.state === 'ready' || s.state === 'starting')
+  const old = [...live.filter((s) => s !== opts.requester), ...live.filter((s) => s === opts.requester)]
   rec.progress.total = old.length
   for (let i = 0; i < old.length; i += opts.surge) {
     const batch = old.slice(i, i + opts.surge)
@@ -34,6 +38,7 @@ export async function rollingReload(pool: WorkerPool, rec: RolloutRecord, opts: 
       throw new SmoothError('SMOOTH_ROLLOUT_FAILED', 'reload', (err as Error).message)
     }
     rec.progress.step = `draining worker(s) ${batch.map((s) => s.pid).join(', ')}`
+    if (opts.requester && batch.includes(opts.requester)) opts.beforeRequesterDrains?.(rec)
     await Promise.all(batch.map((s) => pool.drain(s, opts.gracefulTimeoutMs)))
     rec.progress.done = Math.min(old.length, i + batch.length)
     opts.log.info({ done: rec.progress.done, of: old.length, workers: fresh.map((s) => s.pid) }, 'reload progress')

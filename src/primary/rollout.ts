@@ -36,6 +36,17 @@ export class Rollouts {
     return this.current
   }
 
+  /** A successor takes over the previous generation's history, and finishes the restart that made it. */
+  adopt(history: RolloutRecord[], restart: RolloutRecord | undefined): void {
+    this.history.push(...history.slice(0, HISTORY))
+    this.nextId = Math.max(this.nextId, ...history.map((r) => r.id + 1), (restart?.id ?? 0) + 1)
+    if (restart) {
+      restart.progress.done = restart.progress.total
+      restart.progress.step = 'handed over'
+      this.finish(restart)
+    }
+  }
+
   finish(rec: RolloutRecord, err?: unknown): void {
     rec.finishedAt = Date.now()
     rec.durationMs = rec.finishedAt - rec.startedAt

@@ -1,8 +1,9 @@
 import cluster, { type Worker } from 'node:cluster'
 import { EventEmitter } from 'node:events'
+import { setTimeout as delay } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { EnvNames, ListenersEnv, type ListenerRef } from '../env.js'
-import { isSmoothMessage, TAG, type ControlMessage, type FromWorker, type ToWorker } from '../protocol.js'
+import { isSmoothMessage, TAG, type ControlMessage, type FromWorker, type ToWorker, type WorkerStats } from '../protocol.js'
 import type { RawHandle } from './listeners.js'
 
 export type WorkerState = 'starting' | 'ready' | 'draining' | 'dead'
@@ -19,6 +20,7 @@ export class WorkerSlot {
   exitCode: number | null = null
   /** Died without being asked to (not after a drain). */
   crashed = false
+  stats: WorkerStats | undefined
   readonly exited: Promise<void>
   private markExited!: () => void
 
@@ -153,6 +155,10 @@ export class WorkerPool extends EventEmitter {
         case 'drained':
           slot.forced = msg.forced
           return
+        case 'statsReply':
+          slot.stats = msg.stats
+          this.emit('stats', slot)
+          return
       }
     })
     worker.on('error', (err) => this.opts.log.debug({ worker: id, err: err.message }, 'worker channel error'))
@@ -234,6 +240,19 @@ export class WorkerPool extends EventEmitter {
   /** New listening sockets for the workers forked from now on (after a full restart's rollback). */
   setHandles(handles: RawHandle[]): void {
     this.opts.handles = handles
+  }
+
+  /** Asks every live worker for its numbers; waits at most `timeoutMs` (a draining or dying worker may not answer). */
+  async collectStats(timeoutMs = 250): Promise<void> {
+    const live = this.live().filter((s) => s.worker.isConnected())
+    if (live.length === 0) return
+    let pending = live.length
+    let onStats!: () => void
+    const all = new Promise<void>((resolve) => { onStats = () => { if (--pending === 0) resolve() } })
+    this.on('stats', onStats)
+    for (const s of live) s.send({ smooth: TAG, act: 'stats', id: 0 })
+    await Promise.race([all, delay(timeoutMs, undefined, { ref: false })])
+    this.off('stats', onStats)
   }
 
   /** Forks workers until `size` are alive again (after a rollback). */

@@ -43,7 +43,7 @@ export async function buildApp(
     if (result instanceof Promise) await result
   }
   if (config.adminPattern) {
-    await app.register(adminPlugin, { prefix: config.adminPattern, context: admin, token: proc.adminToken })
+    await app.register(adminPlugin, { prefix: config.adminPattern, context: admin, token: proc.adminToken, ...(server.adminAuth ? { auth: server.adminAuth } : {}) })
   }
   await app.ready()
   return app

@@ -42,6 +42,13 @@ export class ConnectionTracker {
     }
   }
 
+  /** Open connections and those with a response in progress (walked on demand, not counted per request). */
+  stats(): { connections: number; inflight: number } {
+    let inflight = 0
+    for (const socket of this.sockets) if (currentResponse(socket)) inflight++
+    return { connections: this.sockets.size + this.pendingHandshakes, inflight }
+  }
+
   get size(): number {
     return this.sockets.size + this.pendingHandshakes
   }

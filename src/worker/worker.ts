@@ -179,6 +179,17 @@ export function createWorkerRuntime(): RuntimeHooks {
       case 'drain':
         void drain(msg.timeoutMs)
         return
+      case 'stats': {
+        const mem = process.memoryUsage()
+        const t = trackers.map((x) => x.stats())
+        send({ smooth: TAG, act: 'statsReply', id: msg.id, stats: {
+          connections: t.reduce((a, x) => a + x.connections, 0),
+          inflight: t.reduce((a, x) => a + x.inflight, 0),
+          rss: mem.rss,
+          heapUsed: mem.heapUsed,
+        } })
+        return
+      }
       case 'controlReply': {
         const resolve = pendingControl.get(msg.id)
         pendingControl.delete(msg.id)

@@ -5,7 +5,7 @@ import { connect } from 'node:net'
 export interface Reply { status: number; body: string; headers: Record<string, string | string[] | undefined> }
 
 /** One request on a new connection (agent: false), with a bounded wait that names what it waited for. */
-export function get(url: string, opts: { timeoutMs?: number; headers?: Record<string, string>; method?: string; agent?: Agent } = {}): Promise<Reply> {
+export function get(url: string, opts: { timeoutMs?: number; headers?: Record<string, string>; method?: string; agent?: Agent; body?: string } = {}): Promise<Reply> {
   const u = new URL(url)
   const req = u.protocol === 'https:' ? httpsRequest : httpRequest
   return new Promise((resolve, reject) => {
@@ -22,7 +22,7 @@ export function get(url: string, opts: { timeoutMs?: number; headers?: Record<st
     })
     r.on('timeout', () => r.destroy(new Error(`timed out waiting for ${url}`)))
     r.on('error', reject)
-    r.end()
+    r.end(opts.body)
   })
 }
 

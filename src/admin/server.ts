@@ -1,0 +1,32 @@
+import Fastify, { type FastifyInstance, type onRequestHookHandler } from 'fastify'
+import type { Logger } from 'pino'
+import type { ListenerSpec } from '../config/resolve.js'
+import { adminPlugin, type AdminContext } from './plugin.js'
+
+/**
+ * Admin on a separate address (e.g. 127.0.0.1:9001), served by the primary itself: it answers even
+ * while every worker is being replaced, and `?wait=1` never waits on a worker the rollout drains.
+ * In a successor the listener is inherited like the app's (`fd`).
+ */
+export async function startAdminServer(opts: {
+  spec: ListenerSpec
+  fd: number | undefined
+  pattern: string
+  token: string | undefined
+  auth: onRequestHookHandler | undefined
+  context: AdminContext
+  log: Logger
+}): Promise<{ app: FastifyInstance; fd: number; port: number }> {
+  const app = Fastify({ logger: false })
+  await app.register(adminPlugin, { prefix: opts.pattern, context: opts.context, token: opts.token, ...(opts.auth ? { auth: opts.auth } : {}) })
+  await app.ready()
+  await new Promise<void>((resolve, reject) => {
+    app.server.once('error', reject)
+    if (opts.fd !== undefined) app.server.listen({ fd: opts.fd }, resolve)
+    else app.server.listen({ host: opts.spec.host, port: opts.spec.port }, resolve)
+  })
+  const handle = (app.server as unknown as { _handle: { fd: number } })._handle
+  const port = (app.server.address() as { port: number }).port
+  opts.log.info({ address: `${opts.spec.host ?? ''}:${port}`, port }, `admin server listening on [${opts.spec.host ?? ''}:${port}]`)
+  return { app, fd: handle.fd, port }
+}
