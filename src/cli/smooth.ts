@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+/**
+ * `smooth status|reload|restart|shutdown`: talks to the admin API (`--url`, repeatable for a fleet),
+ * or, with `--pid-file`, signals the process. Progress is printed as it happens; the exit code says
+ * whether the rollout succeeded (0), failed or was refused (1), the usage was wrong (2), or a host
+ * could not be reached (3).
+ */
+import { parseArgs } from 'node:util'
+import { readFileSync } from 'node:fs'
+import { AdminClient, type Status } from './client.js'
+import { rollOut } from './rollout.js'
+
+const USAGE = `usage: smooth <status|reload|restart|shutdown> [options]
+  --url URL         admin base URL, e.g. http://127.0.0.1:8199/debug/admin (repeat for a fleet:
+                    hosts are rolled one at a time, each gated on the previous one being healthy)
+  --token TOKEN     admin token (default: $SMOOTH_ADMIN_TOKEN)
+  --exe PATH        restart onto this executable or entry (newExeFilePath)
+  --pid-file FILE   signal the process named in FILE instead of using the API
+  --timeout SECS    give up waiting for a rollout after this long (default 300)
+  --json            machine-readable output (one JSON object per line)`
+
+export const ExitCode = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const
+
+async function main(argv: string[]): Promise<number> {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        url: { type: 'string', multiple: true },
+        token: { type: 'string' },
+        exe: { type: 'string' },
+        'pid-file': { type: 'string' },
+        timeout: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    })
+  } catch (err) {
+    process.stderr.write(`smooth: ${(err as Error).message}\n${USAGE}\n`)
+    return ExitCode.usage
+  }
+  const { values, positionals } = parsed
+  const command = positionals[0]
+  if (values.help) {
+    process.stdout.write(USAGE + '\n')
+    return ExitCode.ok
+  }
+  if (!command || !['status', 'reload', 'restart', 'shutdown'].includes(command) || positionals.length > 1) {
+    process.stderr.write(`smooth: expected one command: status, reload, restart or shutdown\n${USAGE}\n`)
+    return ExitCode.usage
+  }
+  const json = Boolean(values.json)
+  const say = (human: string, data: Record<string, unknown>): void => {
+    process.stdout.write(json ? JSON.stringify(data) + '\n' : human + '\n')
+  }
+
+  if (values['pid-file']) return bySignal(command, values['pid-file'], say)
+
+  const urls = values.url ?? []
+  if (urls.length === 0) {
+    process.stderr.write(`smooth: give --url (the admin base URL) or --pid-file\n${USAGE}\n`)
+    return ExitCode.usage
+  }
+  const token = values.token ?? process.env.SMOOTH_ADMIN_TOKEN
+  const timeoutMs = Number(values.timeout ?? 300) * 1000
+
+  if (command === 'status') {
+    let code: number = ExitCode.ok
+    for (const url of urls) {
+      try {
+        const s = await new AdminClient(url, token).status()
+        say(describe(url, s), { host: url, ...s })
+      } catch (err) {
+        say(`${url}: unreachable: ${(err as Error).message}`, { host: url, error: (err as Error).message })
+        code = ExitCode.unreachable
+      }
+    }
+    return code
+  }
+
+  if (command === 'shutdown') {
+    for (const url of urls) {
+      const r = await new AdminClient(url, token).action('shutdown', {}).catch((err: Error) => ({ status: 0, body: { error: err.message } }))
+      if (r.status !== 200) {
+        say(`${url}: shutdown failed: ${errorOf(r.body)}`, { host: url, ok: false, error: errorOf(r.body) })
+        return ExitCode.failed
+      }
+      say(`${url}: shutting down`, { host: url, ok: true })
+    }
+    return ExitCode.ok
+  }
+
+  // reload / restart, one host at a time
+  for (const [i, url] of urls.entries()) {
+    const where = urls.length > 1 ? ` (host ${i + 1} of ${urls.length})` : ''
+    const result = await rollOut(new AdminClient(url, token), command as 'reload' | 'restart', values.exe, timeoutMs,
+      (p) => say(`${url}${where}: ${p.text}`, { host: url, event: 'progress', ...p }))
+    if (!result.ok) {
+      const rest = urls.length > i + 1 ? `; hosts ${i + 2}..${urls.length} were not touched` : ''
+      say(`${url}${where}: ${command} failed: ${result.error}${urls.length > 1 ? `. Fleet rollout stopped at host ${i + 1} of ${urls.length}${rest}` : ''}`,
+        { host: url, event: 'failed', error: result.error, stoppedAt: i + 1, of: urls.length })
+      return result.unreachable ? ExitCode.unreachable : ExitCode.failed
+    }
+    say(`${url}${where}: ${command} done in ${(result.ms / 1000).toFixed(1)} s, healthy (generation ${result.status.generation}, ${result.status.workers.length} workers ready)`,
+      { host: url, event: 'done', ms: result.ms, generation: result.status.generation })
+  }
+  if (urls.length > 1) say(`fleet ${command} done: ${urls.length} hosts`, { event: 'fleetDone', hosts: urls.length })
+  return ExitCode.ok
+}
+
+function describe(url: string, s: Status): string {
+  const workers = s.workers.map((w) => `${w.pid}:${w.state}`).join(' ')
+  const last = s.rollouts[0]
+  return `${url}: generation ${s.generation}, primary ${s.pid}${s.anchorPid ? `, anchor ${s.anchorPid}` : ''}, ${s.state}, workers ${workers}` +
+    (s.rollout ? `, ${s.rollout.kind} running (${s.rollout.progress.done}/${s.rollout.progress.total})` : '') +
+    (last ? `, last rollout: ${last.kind} ${last.result}` : '')
+}
+
+function errorOf(body: unknown): string {
+  return String((body as { error?: unknown })?.error ?? JSON.stringify(body))
+}
+
+function bySignal(command: string, pidFile: string, say: (h: string, d: Record<string, unknown>) => void): number {
+  let pid: number
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8').trim())
+  } catch (err) {
+    say(`cannot read ${pidFile}: ${(err as NodeJS.ErrnoException).code}`, { error: 'pid file unreadable' })
+    return ExitCode.unreachable
+  }
+  const signal = { status: 0, reload: 'SIGUSR2', restart: 'SIGUSR1', shutdown: 'SIGTERM' }[command] as NodeJS.Signals | 0
+  try {
+    process.kill(pid, signal)
+  } catch {
+    say(`process ${pid} (from ${pidFile}) is not running`, { pid, running: false })
+    return ExitCode.unreachable
+  }
+  say(command === 'status' ? `process ${pid} is running` : `sent ${signal} to ${pid}; the server's log shows the progress`, { pid, running: true, signal: signal || null })
+  return ExitCode.ok
+}
+
+process.exitCode = await main(process.argv.slice(2))

@@ -1,0 +1,131 @@
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile, spawn } from 'node:child_process'
+import { promisify } from 'node:util'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createServer, type AddressInfo } from 'node:net'
+import { SmoothProcess, dist, killAll, until, isAlive } from './helpers/proc.js'
+import { get, refused } from './helpers/http.js'
+import { steadyLoad } from './helpers/load.js'
+import { writeRelease } from './helpers/release.js'
+
+after(killAll)
+const run = promisify(execFile)
+const root = mkdtempSync(join(tmpdir(), 'smooth-cli-'))
+after(() => rmSync(root, { recursive: true, force: true }))
+const CLI = dist('src/cli/smooth.js')
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { timeout: 120_000 })
+    return { code: 0, out: stdout, err: stderr }
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string }
+    return { code: err.code, out: err.stdout, err: err.stderr }
+  }
+}
+
+test('smooth status, reload, restart: progress as it happens and exit codes', { timeout: 90_000 }, async () => {
+  const p = new SmoothProcess(dist('test/fixtures/app.js'), { GRACEFUL: '1', WORKERS: '2', SMOOTH_ADMIN_TOKEN: 'tok' })
+  try {
+    const port = await p.ready()
+    const url = `http://127.0.0.1:${port}/debug/admin`
+    const status = await cli('status', '--url', url, '--token', 'tok')
+    assert.equal(status.code, 0, status.err)
+    assert.match(status.out, /generation 1, primary \d+, anchor \d+, serving/)
+    assert.equal((await cli('status', '--url', url)).code, 3, 'no token: unreachable (401)')
+    const reload = await cli('reload', '--url', url, '--token', 'tok')
+    assert.equal(reload.code, 0, reload.out + reload.err)
+    assert.match(reload.out, /reload #1: 1\/2/)
+    assert.match(reload.out, /reload done in [\d.]+ s, healthy \(generation 1, 2 workers ready\)/)
+    const restart = await cli('restart', '--url', url, '--token', 'tok', '--json')
+    assert.equal(restart.code, 0, restart.out + restart.err)
+    const events = restart.out.trim().split('\n').map((l) => JSON.parse(l) as { event: string; generation?: number; done?: number })
+    assert.ok(events.some((e) => e.event === 'progress' && e.done === 1))
+    assert.equal(events.at(-1)!.event, 'done')
+    assert.equal(events.at(-1)!.generation, 2)
+    const refusedExe = await cli('restart', '--url', url, '--token', 'tok', '--exe', '/bin/sh')
+    assert.equal(refusedExe.code, 1)
+    assert.match(refusedExe.out, /outside the allowed directories/)
+    assert.equal((await cli('frobnicate')).code, 2)
+    const pidFile = join(root, 'none.pid')
+    writeFileSync(pidFile, '999999999\n')
+    assert.equal((await cli('reload', '--pid-file', pidFile)).code, 3)
+    writeFileSync(pidFile, `${p.pid}\n`)
+    const sig = await cli('reload', '--pid-file', pidFile)
+    assert.equal(sig.code, 0)
+    await p.waitForMsg('workers reloaded', 20_000)
+    assert.equal((await cli('shutdown', '--url', url, '--token', 'tok')).code, 0)
+    assert.equal((await p.waitExit(20_000)).code, 0)
+  } finally {
+    p.kill()
+  }
+})
+
+async function freePort(): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1')
+  await new Promise((r) => s.once('listening', r))
+  const port = (s.address() as AddressInfo).port
+  await new Promise((r) => s.close(r))
+  return port
+}
+
+test('fleet restart across three hosts behind HAProxy under load; a failure on host 2 stops the fleet', { timeout: 180_000 }, async () => {
+  const releases = join(root, 'releases')
+  const a = writeRelease(join(releases, 'A'), 'A')
+  const b = writeRelease(join(releases, 'B'), 'B')
+  const hosts = ['127.0.0.2', '127.0.0.3', '127.0.0.4'].map((ip, i) => new SmoothProcess(a, {
+    ADDRESS: `${ip}:0`,
+    // host 2 refuses the B path: the fleet must stop there
+    SMOOTH_ADMIN_EXE_ALLOW_LIST: i === 1 ? join(root, 'nowhere') : releases,
+  }))
+  const front = await freePort()
+  const cfg = join(root, 'haproxy.cfg')
+  let haproxy: ReturnType<typeof spawn> | undefined
+  try {
+    const ports = await Promise.all(hosts.map((h) => h.ready()))
+    writeFileSync(cfg, `global
+  maxconn 2000
+defaults
+  mode http
+  timeout connect 2s
+  timeout client 15s
+  timeout server 15s
+  retries 3
+  option redispatch
+frontend fe
+  bind 127.0.0.1:${front}
+  default_backend be
+backend be
+  balance roundrobin
+  retry-on conn-failure empty-response response-timeout
+${ports.map((port, i) => `  server s${i + 1} 127.0.0.${i + 2}:${port} check inter 300ms`).join('\n')}
+`)
+    haproxy = spawn('haproxy', ['-f', cfg, '-db'], { stdio: ['ignore', 'ignore', 'pipe'] })
+    await until('HAProxy to listen', async () => !(await refused(front)), 10_000)
+    const load = steadyLoad(`http://127.0.0.1:${front}/`, { concurrency: 4, maxMs: 120_000 })
+    const urls = ports.map((port, i) => `http://127.0.0.${i + 2}:${port}/debug/admin`)
+    // The admin answers loopback clients only: 127.0.0.x are loopback.
+    const fleet = await cli('restart', ...urls.flatMap((u) => ['--url', u]))
+    assert.equal(fleet.code, 0, fleet.out + fleet.err)
+    assert.match(fleet.out, /fleet restart done: 3 hosts/)
+    const order = [...fleet.out.matchAll(/host (\d) of 3\): restart done/g)].map((m) => m[1])
+    assert.deepEqual(order, ['1', '2', '3'], 'one host after the other')
+
+    const broken = await cli('restart', '--exe', b, ...urls.flatMap((u) => ['--url', u]))
+    assert.equal(broken.code, 1)
+    assert.match(broken.out, /host 2 of 3\): restart failed: .*outside the allowed directories.*Fleet rollout stopped at host 2 of 3; hosts 3\.\.3 were not touched/)
+    const r = await load.stop()
+    assert.equal(r.failed, 0, `failed requests through HAProxy: ${r.errors.join('; ')}`)
+    assert.ok(r.ok > 100)
+    assert.equal((await get(`http://127.0.0.2:${ports[0]}/`)).body, 'B', 'host 1 runs B')
+    assert.equal((await get(`http://127.0.0.3:${ports[1]}/`)).body, 'A', 'host 2 still runs A')
+    const third = JSON.parse((await get(`${urls[2]}/status`)).body) as { generation: number }
+    assert.equal(third.generation, 2, 'host 3 was restarted once (the first fleet run) and not again')
+  } finally {
+    if (haproxy?.pid && isAlive(haproxy.pid)) haproxy.kill('SIGKILL')
+    for (const h of hosts) h.kill()
+  }
+})
