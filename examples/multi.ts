@@ -9,6 +9,7 @@ const host = process.env.HOST ?? ''
 
 const s1 = server('s1')
 s1.bindHandler('/', async () => 's1\n')
+s1.bindHandler('/pid', async () => `${process.pid}\n`)
 s1.setGraceful(true)
 s1.enableAdmin()
 s1.setAddress([`${host}:${p1}`, `${host}:${p2}`])
@@ -16,6 +17,7 @@ void s1.start()
 
 const s2 = server('s2')
 s2.bindHandler('/', async () => 's2\n')
+s2.bindHandler('/pid', async () => `${process.pid}\n`)
 s2.setGraceful(true)
 s2.enableAdmin()
 s2.setAddress([`${host}:${p3}`, `${host}:${p4}`])

@@ -53,6 +53,42 @@ test('Example 2: HTTPS with a given certificate; a missing key file is a clear e
   }
 })
 
+test('Example 2 through its admin: https://…/debug/admin/restart restarts the HTTPS service', { timeout: 60_000 }, async () => {
+  const p = new SmoothProcess(dist('examples/https.js'), { HOST: '127.0.0.1', PORT: '0' })
+  try {
+    const port = await p.ready(30_000)
+    const r = await get(`https://127.0.0.1:${port}/debug/admin/restart`)
+    assert.equal(r.status, 202, r.body)
+    await p.waitFor('the new generation', (l) => l.msg === 'server ready' && l.generation === 2, 30_000)
+    assert.ok(p.logs.some((l) => l.msg === `https server restarted listening on [127.0.0.1:${port}]`))
+    assert.equal((await get(`https://127.0.0.1:${port}/`)).body, 'Hello! (https)\n')
+  } finally {
+    p.kill()
+  }
+})
+
+test('Example 3 through its admin: reload on s1\'s port replaces the workers of s1 and s2, shutdown stops both', { timeout: 60_000 }, async () => {
+  const p = new SmoothProcess(dist('examples/multi.js'), { HOST: '127.0.0.1', PORTS: '0,0,0,0' })
+  try {
+    await p.ready()
+    const listening = p.logs.filter((l) => /^http server started listening/.test(l.msg))
+    const s1 = listening.find((l) => l.server === 's1')!
+    const s2 = listening.find((l) => l.server === 's2')!
+    const before = p.workerPids()
+    const r = await get(`http://127.0.0.1:${s1.port}/debug/admin/reload`)
+    assert.equal(r.status, 202, r.body)
+    await p.waitForMsg('workers reloaded', 30_000)
+    for (const l of [s1, s2]) {
+      const pid = Number((await get(`http://127.0.0.1:${l.port}/pid`)).body)
+      assert.ok(!before.includes(pid), `${l.server} answers from a new worker`)
+    }
+    assert.equal((await get(`http://127.0.0.1:${s1.port}/debug/admin/shutdown`)).status, 200)
+    assert.deepEqual(await p.waitExit(20_000), { code: 0, signal: null })
+  } finally {
+    p.kill()
+  }
+})
+
 test('Example 2 without a certificate generates a development one with openssl', async () => {
   const p = new SmoothProcess(dist('examples/https.js'), { HOST: '127.0.0.1', PORT: '0' })
   try {

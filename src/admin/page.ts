@@ -52,7 +52,7 @@ function render(s) {
   $('progress').textContent = r ? r.kind + ' #' + r.id + ' running: ' + r.progress.done + ' of ' + r.progress.total + ' · ' + r.progress.step + ' · ' + age(now - r.startedAt) : ''
   $('history').innerHTML = row(['#', 'kind', 'result', 'duration', 'when', 'error'], 'th') + s.rollouts.map((h) =>
     row([h.id, esc(h.kind), '<span class="' + esc(h.result) + '">' + esc(h.result) + '</span>', h.durationMs != null ? (h.durationMs / 1000).toFixed(1) + ' s' : '', new Date(h.startedAt).toLocaleTimeString(), esc(h.error ? h.error.message : '')])).join('')
-  for (const id of ['reload', 'restart']) $(id).disabled = Boolean(r) || !s.graceful
+  for (const id of ['reload', 'restart']) $(id).disabled = Boolean(r) || !s.graceful || s.state !== 'serving'
 }
 async function poll() {
   try {

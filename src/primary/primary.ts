@@ -180,10 +180,20 @@ export function createPrimaryRuntime(): RuntimeHooks {
       const slot = pool!.fork(WORKER_SETTLE_MS)
       await pool!.whenAccepting(slot, config!.process.readyTimeoutMs)
       channel.send({ t: 'workerReady', workerPid: slot.pid })
+      if (rollouts.current) {
+        rollouts.current.progress.done = i + 1
+        rollouts.current.progress.step = `new worker ${slot.pid} ready; an old one retires`
+      }
       await next('retired', config!.process.gracefulTimeoutMs + 15_000)
     }
     channel.send({ t: 'ready' })
     await next('handover', HANDOVER_TIMEOUT_MS + SETTLE_MS)
+    const restart = rollouts.current
+    if (restart) {
+      restart.progress.done = restart.progress.total
+      restart.progress.step = 'handed over'
+      rollouts.finish(restart)
+    }
     pool!.off('exit', reportDeath)
     channel.close()
   }

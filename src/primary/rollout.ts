@@ -36,15 +36,14 @@ export class Rollouts {
     return this.current
   }
 
-  /** A successor takes over the previous generation's history, and finishes the restart that made it. */
+  /**
+   * A successor takes over the previous generation's history, and shows the restart that is making it
+   * as its current rollout until `finish`ed at the handover.
+   */
   adopt(history: RolloutRecord[], restart: RolloutRecord | undefined): void {
     this.history.push(...history.slice(0, HISTORY))
     this.nextId = Math.max(this.nextId, ...history.map((r) => r.id + 1), (restart?.id ?? 0) + 1)
-    if (restart) {
-      restart.progress.done = restart.progress.total
-      restart.progress.step = 'handed over'
-      this.finish(restart)
-    }
+    if (restart) this.current = restart
   }
 
   finish(rec: RolloutRecord, err?: unknown): void {
