@@ -128,7 +128,10 @@ test('custom pattern, POST and GET on every route, and the user auth hook', asyn
     }
     const restart = await get(`${base}/restart?wait=1`, { method: 'POST', headers: user, timeoutMs: 30_000 })
     assert.equal(restart.status, 200, restart.body)
-    await until('the new generation to serve status', async () => json((await get(`${base}/status`, { headers: user })).body).generation === 2, 10_000)
+    await until('the new generation to serve status, the restart done', async () => {
+      const st = json((await get(`${base}/status`, { headers: user })).body)
+      return st.generation === 2 && st.rollout === null
+    }, 10_000)
     const history = json((await get(`${base}/status`, { headers: user })).body).rollouts as Array<{ kind: string; result: string }>
     assert.deepEqual(history.map((h) => [h.kind, h.result]), [['restart', 'success'], ['reload', 'success'], ['reload', 'success']], 'history carries over the restart')
     const off = await get(`${base}/shutdown`, { method: 'POST', headers: user })
