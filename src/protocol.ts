@@ -17,7 +17,7 @@
 
 export const TAG = 1 as const
 
-export type ControlCommand = 'shutdown' | 'reload' | 'restart' | 'status'
+export type ControlCommand = 'shutdown' | 'reload' | 'restart' | 'status' | 'metrics'
 
 // primary -> worker
 export interface ListenMessage { smooth: typeof TAG; act: 'listen'; listener: number }
@@ -28,7 +28,8 @@ export interface ControlReplyMessage {
   ok: boolean; status: number; body: unknown
 }
 export interface StatsRequest { smooth: typeof TAG; act: 'stats'; id: number }
-export type ToWorker = ListenMessage | AcceptMessage | DrainMessage | ControlReplyMessage | StatsRequest
+export interface MetricsRequest { smooth: typeof TAG; act: 'metrics'; id: number }
+export type ToWorker = ListenMessage | AcceptMessage | DrainMessage | ControlReplyMessage | StatsRequest | MetricsRequest
 
 // worker -> primary
 export interface ReadyMessage { smooth: typeof TAG; act: 'ready' }
@@ -40,7 +41,8 @@ export interface ControlMessage {
 export interface DrainedMessage { smooth: typeof TAG; act: 'drained'; forced: number }
 export interface WorkerStats { connections: number; inflight: number; rss: number; heapUsed: number }
 export interface StatsReply { smooth: typeof TAG; act: 'statsReply'; id: number; stats: WorkerStats }
-export type FromWorker = StatsReply | ReadyMessage | AcceptingMessage | ControlMessage | DrainedMessage
+export interface MetricsReply { smooth: typeof TAG; act: 'metricsReply'; id: number; metrics: unknown[] }
+export type FromWorker = MetricsReply | StatsReply | ReadyMessage | AcceptingMessage | ControlMessage | DrainedMessage
 
 export function isSmoothMessage<T extends { smooth: typeof TAG }>(msg: unknown): msg is T {
   return typeof msg === 'object' && msg !== null && (msg as { smooth?: unknown }).smooth === TAG
@@ -59,7 +61,7 @@ export function isSmoothMessage<T extends { smooth: typeof TAG }>(msg: unknown):
  *   new --workerDied{workerPid}----------> old     (before the handover: the old one rolls back)
  *   new --failed{code, message}----------> old     (a successor that cannot start says why)
  */
-export interface Counters { restarts: number; reloads: number; workerCrashes: number; rolloutFailures: number }
+export interface Counters { restarts: number; reloads: number; workerCrashes: number; rolloutFailures: number; metrics?: unknown }
 
 export type SuccessorFrame =
   | { t: 'hello'; token: string; pid: number; generation: number }

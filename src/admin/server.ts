@@ -19,6 +19,11 @@ export async function startAdminServer(opts: {
 }): Promise<{ app: FastifyInstance; fd: number; port: number }> {
   const app = Fastify({ logger: false })
   await app.register(adminPlugin, { prefix: opts.pattern, context: opts.context, token: opts.token, ...(opts.auth ? { auth: opts.auth } : {}) })
+  // Prometheus scrapes the admin address too (no token: keep this address private).
+  app.get('/metrics', async (_req, reply) => {
+    const { status, body } = await opts.context.control('metrics', {})
+    return reply.code(status).type(status === 200 ? 'text/plain; version=0.0.4; charset=utf-8' : 'application/json').send(body)
+  })
   await app.ready()
   await new Promise<void>((resolve, reject) => {
     app.server.once('error', reject)

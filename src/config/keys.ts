@@ -29,6 +29,8 @@ export const ConfigKeys = {
   adminToken: { kind: 'string', scope: 'process', description: 'Bearer token required by the admin API (without one, admin answers loopback clients only)' },
   pidFile: { kind: 'string', scope: 'process', description: 'file the pid is written to' },
   logLevel: { kind: 'string', scope: 'process', description: 'pino level: fatal, error, warn, info, debug, trace' },
+  metrics: { kind: 'boolean', scope: 'process', description: 'Prometheus metrics on the app ports (metricsPath) and the admin address' },
+  metricsPath: { kind: 'string', scope: 'server', description: 'path of the metrics endpoint on the app ports' },
   readTimeout: { kind: 'duration', scope: 'server', description: 'time allowed to receive a whole request (0 = none)' },
   idleTimeout: { kind: 'duration', scope: 'server', description: 'keep-alive idle timeout' },
   underPressure: { kind: 'object', scope: 'server', description: '@fastify/under-pressure limits: maxEventLoopDelay, maxHeapUsedBytes, maxRssBytes, maxEventLoopUtilization, retryAfter' },
@@ -62,6 +64,8 @@ export interface ServerSettings {
   adminToken?: string
   pidFile?: string
   logLevel?: string
+  metrics?: boolean
+  metricsPath?: string
   readTimeout?: number | string
   idleTimeout?: number | string
   underPressure?: UnderPressureLimits

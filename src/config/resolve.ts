@@ -23,6 +23,8 @@ export interface ResolvedServer {
   listeners: ListenerSpec[]
   tls?: { certPath: string; keyPath: string }
   adminPattern?: string
+  /** Where /metrics is served on this server's ports (undefined: not served). */
+  metricsPath?: string
   readTimeoutMs: number
   idleTimeoutMs: number
   underPressure: UnderPressureLimits
@@ -36,6 +38,7 @@ export interface ResolvedProcess {
   readyTimeoutMs: number
   /** Restart without passing the sockets (Windows, or by choice). */
   fullRestart: boolean
+  metrics: boolean
   adminToken?: string
   /** A separate admin listener served by the primary. */
   adminAddress?: ListenerSpec
@@ -115,6 +118,7 @@ export function resolveConfig(code: CodeServer[], env = process.env, file?: File
     gracefulShutdownTimeoutMs: toMs(proc.gracefulShutdownTimeout, Defaults.gracefulShutdownTimeoutMs),
     readyTimeoutMs: toMs(proc.readyTimeout, Defaults.readyTimeoutMs),
     fullRestart: proc.fullRestart ?? platform() === 'win32',
+    metrics: proc.metrics ?? true,
     logLevel: proc.logLevel ?? Defaults.logLevel,
     adminExeAllowList: (Array.isArray(proc.adminExeAllowList) ? proc.adminExeAllowList : proc.adminExeAllowList?.split(',') ?? [])
       .map((d) => d.trim()).filter(Boolean),
@@ -158,6 +162,7 @@ function resolveServer(name: string, s: ServerSettings, listeners: ListenerSpec[
   }
   if (https.length > 0) server.tls = { certPath: s.httpsCertPath!, keyPath: s.httpsKeyPath! }
   if (s.adminPattern) server.adminPattern = normalisePattern(s.adminPattern)
+  if (s.metrics !== false) server.metricsPath = normalisePattern(s.metricsPath ?? '/metrics')
   return server
 }
 

@@ -23,6 +23,7 @@ import { StatusServer, connectStatus, type StatusClient } from './status-channel
 import { AnchorLink, type Generation } from './anchor-link.js'
 import { notifySystemd } from './systemd.js'
 import { checkAllowed } from '../admin/allow-list.js'
+import { PrimaryMetrics, aggregate, type CarriedCounters, type MetricsJson } from '../metrics/primary-metrics.js'
 
 const SUCCESSOR_HELLO_TIMEOUT_MS = 15_000
 const HANDOVER_TIMEOUT_MS = 10_000
@@ -70,6 +71,12 @@ export function createPrimaryRuntime(): RuntimeHooks {
   let predecessor: StatusClient | undefined
   let adminServer: { app: FastifyInstance; fd: number; port: number } | undefined
   const rollouts = new Rollouts()
+  const metrics = new PrimaryMetrics(() => {
+    const n: Record<string, number> = { starting: 0, ready: 0, draining: 0 }
+    for (const w of pool?.live() ?? []) n[w.state] = (n[w.state] ?? 0) + 1
+    return n
+  })
+  metrics.generation.set(generation)
   const counters: Counters = { restarts: 0, reloads: 0, workerCrashes: 0, rolloutFailures: 0 }
   const startedAt = Date.now()
   let doneResolve!: () => void
@@ -124,6 +131,11 @@ export function createPrimaryRuntime(): RuntimeHooks {
       handles: listeners.map((l) => l.handle),
       onControl: (msg, from) => void control(msg, from),
     })
+    pool.on('exit', (slot: WorkerSlot) => { if (slot.crashed) metrics.crash() })
+    pool.on('drained', (slot: WorkerSlot, ms: number) => {
+      metrics.drainDuration.observe(ms / 1000)
+      metrics.forced(slot.forced)
+    })
     try {
       if (predecessor) await startAfterPredecessor(predecessor)
       else await pool.startAll()
@@ -173,6 +185,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
     const welcome = await next('welcome', HANDOVER_TIMEOUT_MS)
     if (welcome?.t === 'welcome') {
       Object.assign(counters, welcome.counters)
+      if (welcome.counters.metrics) metrics.seed(welcome.counters.metrics as CarriedCounters)
       rollouts.adopt(welcome.history as RolloutRecord[], welcome.restart as RolloutRecord | undefined)
     }
     counters.restarts++
@@ -193,6 +206,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
       restart.progress.done = restart.progress.total
       restart.progress.step = 'handed over'
       rollouts.finish(restart)
+      metrics.rollout('restart', 'success', (restart.durationMs ?? 0) / 1000)
     }
     pool!.off('exit', reportDeath)
     channel.close()
@@ -258,11 +272,13 @@ export function createPrimaryRuntime(): RuntimeHooks {
         .then(() => { counters.reloads++ })
     const done = run.then(() => {
       rollouts.finish(rec)
+      metrics.rollout(kind, 'success', (rec.durationMs ?? 0) / 1000)
       log.info({ rollout: rec.id, kind, durationMs: rec.durationMs }, kind === 'reload' ? 'workers reloaded' : 'server restarted')
       return rec
     }, (err: unknown) => {
       counters.rolloutFailures++
       rollouts.finish(rec, err)
+      metrics.rollout(kind, 'failure', (rec.durationMs ?? 0) / 1000)
       log.error({ rollout: rec.id, kind, code: (err as SmoothError).code }, `${kind === 'restart' ? 'server restarts' : 'reload'} failed: ${(err as Error).message}`)
       if (state === 'serving') {
         // A full restart had let go of the ports: take them back; otherwise refill what was retired.
@@ -283,6 +299,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
   /** Starts the successor and walks it through the status-channel handshake; throws on any failure. */
   async function handOver(plan: LaunchPlan, rec: RolloutRecord, hooks: RequesterHooks): Promise<void> {
     const channel = new StatusServer(log)
+    channel.on('refused', () => metrics.refused())
     const address = await channel.open()
     const failure = join(tmpdir(), `smooth-failure-${process.pid}-${randomBytes(6).toString('hex')}`)
     const full = config!.process.fullRestart
@@ -414,7 +431,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
       }
       void child.exited.then(({ code, signal }) => fail(new Error(`successor ${child.pid} exited before ready (code ${code}${signal ? `, signal ${signal}` : ''})`)))
       channel.on('hello', () => {
-        channel.send({ t: 'welcome', counters: { ...counters, workerCrashes: counters.workerCrashes + (pool?.crashes ?? 0) }, history: rollouts.history, restart: rec })
+        channel.send({ t: 'welcome', counters: { ...counters, workerCrashes: counters.workerCrashes + (pool?.crashes ?? 0), metrics: metrics.counters() }, history: rollouts.history, restart: rec })
         rearm('its first worker')
       })
       channel.on('close', () => fail(new Error(`successor ${child.pid} closed the status channel`)))
@@ -490,6 +507,11 @@ export function createPrimaryRuntime(): RuntimeHooks {
       case 'status':
         await pool?.collectStats()
         return { status: 200, body: status() }
+      case 'metrics': {
+        if (!config?.process.metrics) return { status: 404, body: { error: 'metrics are off' } }
+        const workers = (await pool?.collectMetrics()) ?? []
+        return { status: 200, body: await aggregate(metrics.registry, workers as MetricsJson[]) }
+      }
       case 'shutdown':
         setImmediate(() => void shutdown('admin'))
         return { status: 200, body: { message: 'server shutdown' } }

@@ -155,6 +155,9 @@ export class WorkerPool extends EventEmitter {
         case 'drained':
           slot.forced = msg.forced
           return
+        case 'metricsReply':
+          this.emit('metrics', slot, msg.metrics)
+          return
         case 'statsReply':
           slot.stats = msg.stats
           this.emit('stats', slot)
@@ -255,6 +258,22 @@ export class WorkerPool extends EventEmitter {
     this.off('stats', onStats)
   }
 
+  /** Every live worker's metrics registry as JSON; waits at most `timeoutMs`, then takes what came. */
+  async collectMetrics(timeoutMs = 500): Promise<unknown[][]> {
+    const live = this.live().filter((s) => s.worker.isConnected())
+    const got: unknown[][] = []
+    if (live.length === 0) return got
+    let onMetrics!: (slot: WorkerSlot, m: unknown[]) => void
+    const all = new Promise<void>((resolve) => {
+      onMetrics = (_slot, m) => { got.push(m); if (got.length === live.length) resolve() }
+    })
+    this.on('metrics', onMetrics)
+    for (const s of live) s.send({ smooth: TAG, act: 'metrics', id: 0 })
+    await Promise.race([all, delay(timeoutMs, undefined, { ref: false })])
+    this.off('metrics', onMetrics)
+    return got
+  }
+
   /** Forks workers until `size` are alive again (after a rollback). */
   refill(): void {
     for (let n = this.live().length; n < this.opts.size; n++) this.fork()
@@ -284,6 +303,8 @@ export class WorkerPool extends EventEmitter {
       return slot.exited
     }
     slot.state = 'draining'
+    const since = Date.now()
+    void slot.exited.then(() => this.emit('drained', slot, Date.now() - since))
     slot.send({ smooth: TAG, act: 'drain', timeoutMs })
     // The worker forces its own connections at timeoutMs; this margin covers its onClose hooks.
     const hardKill = setTimeout(() => {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import type { ResolvedProcess, ResolvedServer } from '../config/resolve.js'
 import type { Server } from '../server.js'
 import { lazyChildLoggerFactory } from './request-logger.js'
+import type { WorkerMetrics } from '../metrics/worker-metrics.js'
 import { adminPlugin, type AdminContext } from '../admin/plugin.js'
 
 /**
@@ -28,6 +29,7 @@ export async function buildApp(
   proc: ResolvedProcess,
   log: Logger,
   admin: AdminContext,
+  metrics: WorkerMetrics | undefined,
 ): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: log.child({ server: server.name }) as FastifyBaseLogger,
@@ -36,11 +38,27 @@ export async function buildApp(
     keepAliveTimeout: config.idleTimeoutMs,
     requestTimeout: config.readTimeoutMs,
   })
-  await app.register(underPressure, { ...config.underPressure, exposeStatusRoute: false })
+  if (metrics) metrics.instrument(app, server.name)
+  const retryAfter = config.underPressure.retryAfter ?? 10
+  await app.register(underPressure, {
+    ...config.underPressure,
+    exposeStatusRoute: false,
+    // Shed requests are counted; the answer stays under-pressure's: 503 with Retry-After.
+    pressureHandler: (_req, reply, type) => {
+      metrics?.shed.inc({ server: server.name })
+      void reply.code(503).header('Retry-After', String(retryAfter)).send({ error: 'Service Unavailable', message: `under pressure (${type})` })
+    },
+  })
   for (const step of server.steps) {
     // Fastify instances are thenables: await only a step's own promise, never the instance it returns.
     const result = step(app)
     if (result instanceof Promise) await result
+  }
+  if (metrics && config.metricsPath) {
+    app.get(config.metricsPath, async (_req, reply) => {
+      const { status, body } = await admin.control('metrics', {})
+      return reply.code(status).type(status === 200 ? 'text/plain; version=0.0.4; charset=utf-8' : 'application/json').send(body)
+    })
   }
   if (config.adminPattern) {
     await app.register(adminPlugin, { prefix: config.adminPattern, context: admin, token: proc.adminToken, ...(server.adminAuth ? { auth: server.adminAuth } : {}) })

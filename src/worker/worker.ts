@@ -9,6 +9,7 @@ import { isSmoothMessage, TAG, type ControlCommand, type FromWorker, type ToWork
 import type { RuntimeHooks, Server } from '../server.js'
 import { buildApp } from './app.js'
 import { ConnectionTracker } from './connections.js'
+import { WorkerMetrics } from '../metrics/worker-metrics.js'
 
 /** How long a keep-alive connection idle at drain time may still deliver a request already sent. */
 const IDLE_GRACE_MS = 250
@@ -46,6 +47,8 @@ export function createWorkerRuntime(): RuntimeHooks {
   let state: 'starting' | 'ready' | 'draining' = 'starting'
   let booting = false
   let drainTimeoutMs = 30_000
+  let metrics: WorkerMetrics | undefined
+  const serverOf = new Map<number, string>()
   const servingWaiters: Array<() => void> = []
 
   const send = (msg: FromWorker, cb?: () => void): void => {
@@ -77,9 +80,13 @@ export function createWorkerRuntime(): RuntimeHooks {
       log.level = config.process.logLevel
       drainTimeoutMs = config.process.gracefulShutdownTimeoutMs
       const table = listenerTable()
+      if (config.process.metrics) {
+        metrics = new WorkerMetrics(String(env.workerId()), () => trackers.reduce((n, t) => n + t.stats().inflight, 0),
+          () => apps[0]?.memoryUsage())
+      }
       for (const sc of config.servers) {
         const server = started.get(sc.name)!
-        const app = await buildApp(server, sc, config.process, log, adminContext)
+        const app = await buildApp(server, sc, config.process, log, adminContext, metrics)
         apps.push(app)
         const http = app.server
         // Node starts its request/headers timeout checks when a server emits 'listening'. Our servers
@@ -102,6 +109,7 @@ export function createWorkerRuntime(): RuntimeHooks {
         }
         for (const ref of table.filter((l) => l.server === sc.name)) {
           acceptors.set(ref.index, ref.protocol === 'https' ? secure! : plain)
+          serverOf.set(ref.index, ref.server)
         }
       }
     } catch (err) {
@@ -137,6 +145,7 @@ export function createWorkerRuntime(): RuntimeHooks {
       handle.close()
       return
     }
+    const accepted = metrics?.accepted.labels({ server: serverOf.get(listener) ?? '' })
     handle.onconnection = (status, client) => {
       if (status < 0 || !client) {
         log.warn({ status, listener }, 'accept failed')
@@ -144,6 +153,7 @@ export function createWorkerRuntime(): RuntimeHooks {
       }
       // As net.Server does for an http.Server (noDelay is on by default there): no Nagle delay.
       client.setNoDelay(true)
+      accepted?.inc()
       // `handle` is an internal option: net.Server itself wraps accepted handles this way.
       accept(new Socket({ handle: client, readable: true, writable: true } as ConstructorParameters<typeof Socket>[0]))
     }
@@ -178,6 +188,10 @@ export function createWorkerRuntime(): RuntimeHooks {
         return
       case 'drain':
         void drain(msg.timeoutMs)
+        return
+      case 'metrics':
+        void (metrics ? metrics.registry.getMetricsAsJSON() : Promise.resolve([]))
+          .then((json) => send({ smooth: TAG, act: 'metricsReply', id: msg.id, metrics: json }))
         return
       case 'stats': {
         const mem = process.memoryUsage()

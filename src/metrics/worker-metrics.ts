@@ -1,0 +1,56 @@
+import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics, type LabelValues } from 'prom-client'
+import type { FastifyInstance } from 'fastify'
+
+/**
+ * A worker's metrics: prom-client's default Node metrics, HTTP requests by server, method, route
+ * pattern and status, connections accepted, in-flight requests and under-pressure readings. The
+ * primary collects every worker's registry as JSON and aggregates (summing by label set), so one
+ * scrape answers for the whole tree. Per-worker readings carry a `worker` label.
+ *
+ * The request path pays for two observations on a cached label child; in-flight requests and
+ * pressure readings are read only when scraped.
+ */
+export class WorkerMetrics {
+  readonly registry = new Registry()
+  private readonly requests: Counter<'server' | 'method' | 'route' | 'status_code'>
+  private readonly duration: Histogram<'server' | 'method' | 'route' | 'status_code'>
+  readonly accepted: Counter<'server'>
+  readonly shed: Counter<'server'>
+  private readonly children = new Map<string, { c: Counter.Internal; h: Histogram.Internal<string> }>()
+
+  constructor(private readonly worker: string, inflight: () => number, pressure: () => { eventLoopDelay: number; heapUsed: number; rssBytes: number; eventLoopUtilized: number } | undefined) {
+    collectDefaultMetrics({ register: this.registry })
+    const registers = [this.registry]
+    this.requests = new Counter({ name: 'smooth_http_requests_total', help: 'HTTP requests answered', labelNames: ['server', 'method', 'route', 'status_code'], registers })
+    this.duration = new Histogram({
+      name: 'smooth_http_request_duration_seconds', help: 'HTTP request duration', labelNames: ['server', 'method', 'route', 'status_code'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers,
+    })
+    this.accepted = new Counter({ name: 'smooth_connections_accepted_total', help: 'connections accepted by workers', labelNames: ['server'], registers })
+    this.shed = new Counter({ name: 'smooth_requests_shed_total', help: 'requests answered 503 by under-pressure', labelNames: ['server'], registers })
+    const w = this.worker
+    new Gauge({ name: 'smooth_http_requests_in_flight', help: 'requests being answered', labelNames: ['worker'], registers, collect() { this.set({ worker: w }, inflight()) } })
+    const p = (name: string, help: string, pick: (x: NonNullable<ReturnType<typeof pressure>>) => number) =>
+      new Gauge({ name, help, labelNames: ['worker'], registers, collect() { const x = pressure(); if (x) this.set({ worker: w }, pick(x)) } })
+    p('smooth_worker_event_loop_delay_seconds', 'event loop delay seen by under-pressure', (x) => x.eventLoopDelay / 1000)
+    p('smooth_worker_heap_used_bytes', 'heap used, as under-pressure reads it', (x) => x.heapUsed)
+    p('smooth_worker_rss_bytes', 'resident set size, as under-pressure reads it', (x) => x.rssBytes)
+    p('smooth_worker_event_loop_utilization_ratio', 'event loop utilisation, as under-pressure reads it', (x) => x.eventLoopUtilized)
+  }
+
+  /** Counts every answered request of `app` (onResponse: after the response is sent). */
+  instrument(app: FastifyInstance, server: string): void {
+    app.addHook('onResponse', async (req, reply) => {
+      const route = req.routeOptions.url ?? 'unmatched'
+      const key = `${req.method} ${route} ${reply.statusCode}`
+      let child = this.children.get(key)
+      if (!child) {
+        const labels: LabelValues<'server' | 'method' | 'route' | 'status_code'> = { server, method: req.method, route, status_code: reply.statusCode }
+        child = { c: this.requests.labels(labels), h: this.duration.labels(labels) }
+        this.children.set(key, child)
+      }
+      child.c.inc()
+      child.h.observe(reply.elapsedTime / 1000)
+    })
+  }
+}
