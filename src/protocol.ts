@@ -38,7 +38,8 @@ export interface ControlMessage {
   smooth: typeof TAG; act: 'control'; id: number; command: ControlCommand
   args: Record<string, string | undefined>
 }
-export interface DrainedMessage { smooth: typeof TAG; act: 'drained'; forced: number }
+/** `metrics`: the worker's final registry dump, so its counts outlive it (see metrics/ledger.ts). */
+export interface DrainedMessage { smooth: typeof TAG; act: 'drained'; forced: number; metrics?: unknown[] }
 export interface WorkerStats { connections: number; inflight: number; rss: number; heapUsed: number }
 export interface StatsReply { smooth: typeof TAG; act: 'statsReply'; id: number; stats: WorkerStats }
 export interface MetricsReply { smooth: typeof TAG; act: 'metricsReply'; id: number; metrics: unknown[] }
@@ -60,6 +61,9 @@ export function isSmoothMessage<T extends { smooth: typeof TAG }>(msg: unknown):
  *                                                  old --handover----------> new  (old stops, drains, exits)
  *   new --workerDied{workerPid}----------> old     (before the handover: the old one rolls back)
  *   new --failed{code, message}----------> old     (a successor that cannot start says why)
+ *   either --metricsAsk{id}--> other --metricsOwn{id, metrics}--> (a scrape during the overlap:
+ *            each side adds the other's worker counters, so both answer the same totals)
+ * `handover` carries the old generation's final worker counters, which the successor keeps.
  */
 export interface Counters { restarts: number; reloads: number; workerCrashes: number; rolloutFailures: number; metrics?: unknown }
 
@@ -69,11 +73,17 @@ export type SuccessorFrame =
   | { t: 'workerDied'; workerPid: number; code: number | null }
   | { t: 'ready' }
   | { t: 'failed'; code: string; message: string }
+  | MetricsFrame
 
 export type PredecessorFrame =
   | { t: 'welcome'; counters: Counters; history: unknown[]; restart: unknown }
   | { t: 'retired'; workerPid: number | null }
-  | { t: 'handover' }
+  | { t: 'handover'; metrics?: unknown[] }
+  | MetricsFrame
+
+export type MetricsFrame =
+  | { t: 'metricsAsk'; id: number }
+  | { t: 'metricsOwn'; id: number; metrics: unknown[] }
 
 /**
  * Primary <-> anchor IPC. The anchor spawns every generation, so it can wait for each one's exit and

@@ -8,6 +8,8 @@ export interface CarriedCounters {
   crashes: number
   drainsForced: number
   channelRefused: number
+  /** The last rollout of each kind: when it finished, whether it succeeded, how long it took. */
+  last?: Record<string, { at: number; success: number; seconds: number }>
 }
 
 /**
@@ -22,11 +24,12 @@ export class PrimaryMetrics {
   readonly rolloutDuration: Histogram<'kind'>
   readonly lastRolloutTime: Gauge<'kind'>
   readonly lastRolloutSuccess: Gauge<'kind'>
+  readonly lastRolloutDuration: Gauge<'kind'>
   readonly drainDuration: Histogram
   readonly drainsForced: Counter
   readonly crashes: Counter
   readonly channelRefused: Counter
-  private readonly carried: CarriedCounters = { rollouts: {}, crashes: 0, drainsForced: 0, channelRefused: 0 }
+  private readonly carried: Required<CarriedCounters> = { rollouts: {}, crashes: 0, drainsForced: 0, channelRefused: 0, last: {} }
 
   constructor(workerStates: () => Record<string, number>) {
     collectDefaultMetrics({ register: this.registry, prefix: 'smooth_primary_' })
@@ -40,6 +43,7 @@ export class PrimaryMetrics {
     this.rolloutDuration = new Histogram({ name: 'smooth_rollout_duration_seconds', help: 'rollout duration', labelNames: ['kind'], buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300], registers })
     this.lastRolloutTime = new Gauge({ name: 'smooth_last_rollout_timestamp_seconds', help: 'when the last rollout of a kind finished', labelNames: ['kind'], registers })
     this.lastRolloutSuccess = new Gauge({ name: 'smooth_last_rollout_success', help: '1 if the last rollout of a kind succeeded, 0 if it failed', labelNames: ['kind'], registers })
+    this.lastRolloutDuration = new Gauge({ name: 'smooth_last_rollout_duration_seconds', help: 'how long the last rollout of a kind took', labelNames: ['kind'], registers })
     this.drainDuration = new Histogram({ name: 'smooth_drain_duration_seconds', help: 'how long a worker took to drain', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers })
     this.drainsForced = new Counter({ name: 'smooth_drains_forced_total', help: 'drains that hit the graceful timeout (connections destroyed)', registers })
     this.crashes = new Counter({ name: 'smooth_worker_crashes_total', help: 'workers that died without being asked to', registers })
@@ -51,8 +55,14 @@ export class PrimaryMetrics {
     this.rollouts.inc({ kind, result })
     this.carried.rollouts[`${kind}/${result}`] = (this.carried.rollouts[`${kind}/${result}`] ?? 0) + 1
     this.rolloutDuration.observe({ kind }, seconds)
-    this.lastRolloutTime.set({ kind }, Date.now() / 1000)
-    this.lastRolloutSuccess.set({ kind }, result === 'success' ? 1 : 0)
+    this.setLast(kind, { at: Date.now() / 1000, success: result === 'success' ? 1 : 0, seconds })
+  }
+
+  private setLast(kind: string, last: { at: number; success: number; seconds: number }): void {
+    this.carried.last[kind] = last
+    this.lastRolloutTime.set({ kind }, last.at)
+    this.lastRolloutSuccess.set({ kind }, last.success)
+    this.lastRolloutDuration.set({ kind }, last.seconds)
   }
 
   crash(): void { this.crashes.inc(); this.carried.crashes++ }
@@ -74,6 +84,7 @@ export class PrimaryMetrics {
     if (c.crashes) { this.crashes.inc(c.crashes); this.carried.crashes += c.crashes }
     if (c.drainsForced) { this.drainsForced.inc(c.drainsForced); this.carried.drainsForced += c.drainsForced }
     if (c.channelRefused) { this.channelRefused.inc(c.channelRefused); this.carried.channelRefused += c.channelRefused }
+    for (const [kind, last] of Object.entries(c.last ?? {})) if (!this.carried.last[kind]) this.setLast(kind, last)
   }
 }
 

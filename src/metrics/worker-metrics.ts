@@ -5,7 +5,9 @@ import type { FastifyInstance } from 'fastify'
  * A worker's metrics: prom-client's default Node metrics, HTTP requests by server, method, route
  * pattern and status, connections accepted, in-flight requests and under-pressure readings. The
  * primary collects every worker's registry as JSON and aggregates (summing by label set), so one
- * scrape answers for the whole tree. Per-worker readings carry a `worker` label.
+ * scrape answers for the whole tree. Per-worker readings (prom-client's defaults, in-flight requests,
+ * pressure) carry a `worker` label; Smooth's counters and histograms are summed over workers and
+ * outlive them (metrics/ledger.ts).
  *
  * The request path pays for two observations on a cached label child; in-flight requests and
  * pressure readings are read only when scraped.
@@ -19,7 +21,8 @@ export class WorkerMetrics {
   private readonly children = new Map<string, { c: Counter.Internal; h: Histogram.Internal<string> }>()
 
   constructor(private readonly worker: string, inflight: () => number, pressure: () => { eventLoopDelay: number; heapUsed: number; rssBytes: number; eventLoopUtilized: number } | undefined) {
-    collectDefaultMetrics({ register: this.registry })
+    // Per process, so labelled by worker: summed over workers they would drop whenever one leaves.
+    collectDefaultMetrics({ register: this.registry, labels: { worker } })
     const registers = [this.registry]
     this.requests = new Counter({ name: 'smooth_http_requests_total', help: 'HTTP requests answered', labelNames: ['server', 'method', 'route', 'status_code'], registers })
     this.duration = new Histogram({
@@ -40,6 +43,9 @@ export class WorkerMetrics {
 
   /** Counts every answered request of `app` (onResponse: after the response is sent). */
   instrument(app: FastifyInstance, server: string): void {
+    // Present from the first scrape, at 0: a rate() over them works before the first event.
+    this.accepted.inc({ server }, 0)
+    this.shed.inc({ server }, 0)
     app.addHook('onResponse', async (req, reply) => {
       const route = req.routeOptions.url ?? 'unmatched'
       const key = `${req.method} ${route} ${reply.statusCode}`

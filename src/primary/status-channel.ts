@@ -5,15 +5,17 @@ import type { Logger } from 'pino'
 import type { PredecessorFrame, SuccessorFrame } from '../protocol.js'
 
 const HELLO_TIMEOUT_MS = 2_000
-const MAX_LINE = 64 * 1024
+/** Before the token is checked a line is a hello: small. After, it may carry a metrics dump. */
+const MAX_HELLO_LINE = 4 * 1024
+const MAX_LINE = 16 * 1024 * 1024
 
 /** Splits a socket's bytes into JSON frames, one a line; a line too long or not JSON ends it. */
-function frames(socket: Socket, onFrame: (f: unknown) => void): void {
+function frames(socket: Socket, onFrame: (f: unknown) => void, maxLine: () => number = () => MAX_LINE): void {
   let buf = ''
   socket.setEncoding('utf8')
   socket.on('data', (chunk: string) => {
     buf += chunk
-    if (buf.length > MAX_LINE && !buf.includes('\n')) {
+    if (buf.length > maxLine() && !buf.includes('\n')) {
       socket.destroy()
       return
     }
@@ -91,7 +93,7 @@ export class StatusServer extends EventEmitter {
         return
       }
       this.emit('frame', frame)
-    })
+    }, () => (authed ? MAX_LINE : MAX_HELLO_LINE))
     socket.on('close', () => clearTimeout(timer))
   }
 

@@ -21,6 +21,9 @@ export class WorkerSlot {
   /** Died without being asked to (not after a drain). */
   crashed = false
   stats: WorkerStats | undefined
+  /** Its registry as of the latest scrape, and whether its counts went to the ledger already. */
+  lastMetrics: unknown[] | undefined
+  counted = false
   readonly exited: Promise<void>
   private markExited!: () => void
 
@@ -154,8 +157,10 @@ export class WorkerPool extends EventEmitter {
           return
         case 'drained':
           slot.forced = msg.forced
+          this.settleCounts(slot, msg.metrics)
           return
         case 'metricsReply':
+          if (!slot.counted) slot.lastMetrics = msg.metrics
           this.emit('metrics', slot, msg.metrics)
           return
         case 'statsReply':
@@ -170,6 +175,8 @@ export class WorkerPool extends EventEmitter {
       const was = slot.state
       slot.exit(code)
       this.slots.delete(id)
+      // Killed or crashed before saying drained: its counts as of the latest scrape.
+      this.settleCounts(slot, undefined)
       if (was === 'draining') {
         this.emit('exit', slot)
         return
@@ -258,20 +265,33 @@ export class WorkerPool extends EventEmitter {
     this.off('stats', onStats)
   }
 
-  /** Every live worker's metrics registry as JSON; waits at most `timeoutMs`, then takes what came. */
-  async collectMetrics(timeoutMs = 500): Promise<unknown[][]> {
-    const live = this.live().filter((s) => s.worker.isConnected())
-    const got: unknown[][] = []
-    if (live.length === 0) return got
+  /** A worker's last counts go to the ledger once (emitted as 'counts'); scrapes stop asking it. */
+  private settleCounts(slot: WorkerSlot, final: unknown[] | undefined): void {
+    if (slot.counted) return
+    slot.counted = true
+    this.emit('counts', slot, final ?? slot.lastMetrics)
+  }
+
+  /**
+   * Every live worker's metrics registry as JSON; waits at most `timeoutMs`, then takes what came. A
+   * worker that did not answer in time is given its counts of the latest scrape, so a slow worker
+   * never makes a counter dip. The caller drops slots that are `counted` by the time it reads the
+   * ledger, so a worker that left meanwhile counts once.
+   */
+  async collectMetrics(timeoutMs = 500): Promise<Array<[WorkerSlot, unknown[]]>> {
+    const live = this.live().filter((s) => s.worker.isConnected() && !s.counted)
+    const got = new Map<WorkerSlot, unknown[]>()
+    if (live.length === 0) return []
     let onMetrics!: (slot: WorkerSlot, m: unknown[]) => void
     const all = new Promise<void>((resolve) => {
-      onMetrics = (_slot, m) => { got.push(m); if (got.length === live.length) resolve() }
+      onMetrics = (slot, m) => { got.set(slot, m); if (got.size === live.length) resolve() }
     })
     this.on('metrics', onMetrics)
     for (const s of live) s.send({ smooth: TAG, act: 'metrics', id: 0 })
     await Promise.race([all, delay(timeoutMs, undefined, { ref: false })])
     this.off('metrics', onMetrics)
-    return got
+    for (const s of live) if (!got.has(s) && s.lastMetrics) got.set(s, s.lastMetrics)
+    return [...got]
   }
 
   /** Forks workers until `size` are alive again (after a rollback). */

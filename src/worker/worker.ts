@@ -10,6 +10,7 @@ import type { RuntimeHooks, Server } from '../server.js'
 import { buildApp } from './app.js'
 import { ConnectionTracker } from './connections.js'
 import { WorkerMetrics } from '../metrics/worker-metrics.js'
+import { carriedOnly } from '../metrics/ledger.js'
 
 /** How long a keep-alive connection idle at drain time may still deliver a request already sent. */
 const IDLE_GRACE_MS = 250
@@ -81,7 +82,8 @@ export function createWorkerRuntime(): RuntimeHooks {
       drainTimeoutMs = config.process.gracefulShutdownTimeoutMs
       const table = listenerTable()
       if (config.process.metrics) {
-        metrics = new WorkerMetrics(String(env.workerId()), () => trackers.reduce((n, t) => n + t.stats().inflight, 0),
+        // `generation.id`: unique across restarts, so two generations' workers never share a series.
+        metrics = new WorkerMetrics(`${env.generation()}.${env.workerId()}`, () => trackers.reduce((n, t) => n + t.stats().inflight, 0),
           () => apps[0]?.memoryUsage())
       }
       for (const sc of config.servers) {
@@ -135,7 +137,9 @@ export function createWorkerRuntime(): RuntimeHooks {
       Promise.allSettled(apps.map((a) => a.close())),
       new Promise((r) => setTimeout(r, 5_000).unref()),
     ])
-    send({ smooth: TAG, act: 'drained', forced }, () => process.exit(0))
+    // The final counts go with it, so they outlive this process (see metrics/ledger.ts).
+    const final = metrics ? carriedOnly(await metrics.registry.getMetricsAsJSON()) : undefined
+    send({ smooth: TAG, act: 'drained', forced, metrics: final }, () => process.exit(0))
   }
 
   /** Accepts from this worker's duplicate of a listening socket (see primary/listeners.ts). */
