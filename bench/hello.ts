@@ -8,16 +8,17 @@ import { wrk, type WrkResult } from './wrk.js'
 
 export interface HelloResult { load: string; smooth: number[]; cluster: number[]; ratio: number; errors: number }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
-async function serve(kind: 'smooth' | 'cluster', workers: number): Promise<SmoothProcess> {
-  const p = new SmoothProcess(dist('bench/apps', `${kind}-hello.js`), { WORKERS: String(workers) })
+export async function serve(kind: 'smooth' | 'cluster', workers: number, env: Record<string, string> = {}): Promise<SmoothProcess> {
+  const p = new SmoothProcess(dist('bench/apps', `${kind}-hello.js`), { WORKERS: String(workers), ...env })
   await p.waitForMsg('server ready', 30_000)
   return p
 }
 
 export async function helloBench(opts: { workers: number; seconds: number; rounds: number; connections: number }): Promise<HelloResult[]> {
-  const smooth = await serve('smooth', opts.workers)
+  // Metrics off: this measures the hand-off alone (metrics.ts measures what metrics cost).
+  const smooth = await serve('smooth', opts.workers, { SMOOTH_METRICS: 'false' })
   const cluster = await serve('cluster', opts.workers)
   const url = (p: SmoothProcess) => `http://127.0.0.1:${p.logs.find((l) => l.msg === 'server ready' && l.port)?.port ?? p.ports()[0]}/`
   const results: HelloResult[] = []
