@@ -1,5 +1,6 @@
 import type { Server as HttpServer, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
+import { isEventStream, endEventStream } from './long-lived.js'
 
 /**
  * Tracks the connections of one HTTP server in a worker and drains them.
@@ -11,12 +12,16 @@ import type { Socket } from 'node:net'
  *  - closes a connection as soon as it has no request in flight, but gives a connection that is idle
  *    when the drain starts `idleGraceMs` to deliver a request already on the wire (closing it at once
  *    would reset a keep-alive client whose next request is in flight: the classic keep-alive race);
+ *  - ends server-sent-event streams after telling the client to retry, and leaves WebSockets (closed
+ *    with 1012 by long-lived.ts) to their close handshake;
  *  - at the deadline, destroys what is left and reports how many were forced.
  */
 export class ConnectionTracker {
   private readonly sockets = new Set<Socket>()
   private pendingHandshakes = 0
   private draining = false
+  /** Upgraded sockets (WebSockets) being closed by their own protocol: never closed as idle. */
+  private longLived = new Set<Socket>()
   private onEmpty: (() => void) | undefined
 
   constructor(private readonly server: HttpServer, private readonly idleGraceMs: number) {
@@ -54,9 +59,10 @@ export class ConnectionTracker {
   }
 
   /** Resolves with the number of connections destroyed at the deadline (0 for a clean drain). */
-  drain(timeoutMs: number): Promise<number> {
+  drain(timeoutMs: number, longLived: Set<Socket> = new Set()): Promise<number> {
     if (!this.draining) {
       this.draining = true
+      this.longLived = longLived
       this.server.prependListener('request', (_req, res: ServerResponse) => {
         res.shouldKeepAlive = false
       })
@@ -79,7 +85,13 @@ export class ConnectionTracker {
   }
 
   private closeWhenIdle(socket: Socket, graceMs: number): void {
+    if (this.longLived.has(socket)) return
     const res = currentResponse(socket)
+    if (res && isEventStream(res)) {
+      endEventStream(res)
+      res.once('close', () => this.closeWhenIdle(socket, 0))
+      return
+    }
     if (res) {
       // Busy: if the headers are still ours to write, make this the connection's last response.
       if (!res.headersSent) res.shouldKeepAlive = false

@@ -11,6 +11,7 @@ import { buildApp } from './app.js'
 import { ConnectionTracker } from './connections.js'
 import { WorkerMetrics } from '../metrics/worker-metrics.js'
 import { carriedOnly } from '../metrics/ledger.js'
+import { closeWebSockets } from './long-lived.js'
 
 /** How long a keep-alive connection idle at drain time may still deliver a request already sent. */
 const IDLE_GRACE_MS = 250
@@ -129,7 +130,9 @@ export function createWorkerRuntime(): RuntimeHooks {
     stopAccepting()
     for (const h of received.values()) h.close()
     received.clear()
-    const forcedCounts = await Promise.all(trackers.map((t) => t.drain(timeoutMs)))
+    // WebSockets hear 1012 (Service Restart) now, not a reset at the deadline.
+    const webSockets = closeWebSockets(apps)
+    const forcedCounts = await Promise.all(trackers.map((t) => t.drain(timeoutMs, webSockets)))
     const forced = forcedCounts.reduce((a, b) => a + b, 0)
     if (forced > 0) log.warn({ forced }, 'drain timed out: connections forced closed')
     // onClose hooks of the user's plugins run now that no request is in flight.

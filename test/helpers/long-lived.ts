@@ -1,0 +1,42 @@
+import { request } from 'node:http'
+import WebSocket from 'ws'
+
+/** A WebSocket client that records its hello (the worker pid) and how it was closed. */
+export function openWs(url: string, timeoutMs = 10_000): Promise<{ ws: WebSocket; pid: number; closed: Promise<{ code: number; reason: string }> }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url)
+    const timer = setTimeout(() => { ws.terminate(); reject(new Error(`timed out waiting for the WebSocket hello of ${url}`)) }, timeoutMs)
+    const closed = new Promise<{ code: number; reason: string }>((res) => ws.on('close', (code, reason) => res({ code, reason: reason.toString() })))
+    ws.once('error', (err) => { clearTimeout(timer); reject(err) })
+    ws.once('message', (m) => {
+      clearTimeout(timer)
+      resolve({ ws, pid: Number(String(m).split(' ')[1]), closed })
+    })
+  })
+}
+
+/** An SSE stream: resolves once the first event came; `ended` settles with everything received. */
+export function openSse(url: string, timeoutMs = 10_000): Promise<{ pid: number; ended: Promise<{ text: string; clean: boolean }>; abort: () => void }> {
+  return new Promise((resolve, reject) => {
+    let text = ''
+    let onEnd!: (r: { text: string; clean: boolean }) => void
+    const ended = new Promise<{ text: string; clean: boolean }>((r) => (onEnd = r))
+    const req = request(url, { agent: false }, (res) => {
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => {
+        const first = text === ''
+        text += c
+        if (first) {
+          clearTimeout(timer)
+          resolve({ pid: Number(/data: (\d+)/.exec(text)?.[1]), ended, abort: () => req.destroy() })
+        }
+      })
+      res.on('end', () => onEnd({ text, clean: true }))
+      res.on('error', () => onEnd({ text, clean: false }))
+      res.on('aborted', () => onEnd({ text, clean: false }))
+    })
+    const timer = setTimeout(() => { req.destroy(); reject(new Error(`timed out waiting for the first event of ${url}`)) }, timeoutMs)
+    req.on('error', (err) => { clearTimeout(timer); onEnd({ text, clean: false }); reject(err) })
+    req.end()
+  })
+}
