@@ -22,6 +22,7 @@ export const ErrorCodes = {
   SMOOTH_ROLLOUT_FAILED: '%s failed: %s',
   SMOOTH_EXE_NOT_FOUND: 'newExeFilePath %s does not exist',
   SMOOTH_EXE_NOT_ALLOWED: 'newExeFilePath %s is outside the allowed directories (%s)',
+  SMOOTH_ADMIN_BAD_REQUEST: 'bad admin request: %s',
   SMOOTH_EXE_NOT_EXECUTABLE: 'newExeFilePath %s is neither an executable file nor a .js/.mjs/.cjs entry',
 } as const
 

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, onRequestHookHandler } from 'fastify'
 import type { ControlCommand } from '../protocol.js'
 import { COOKIE, makeGuard, sameSecret } from './guard.js'
 import { renderPage } from './page.js'
+import { SmoothError, type ErrorCode } from '../errors.js'
 
 /** How the admin routes reach the primary (IPC from a worker, or a direct call in the primary). */
 export interface AdminContext {
@@ -67,10 +68,21 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app, opts) =
       method: ['GET', 'POST'],
       url: `/${command}`,
       handler: async (req, reply) => {
-        const q = (req.query ?? {}) as Record<string, string | undefined>
-        const { status, body } = await opts.context.control(command, { newExeFilePath: q.newExeFilePath, wait: q.wait })
+        const q = (req.query ?? {}) as Record<string, unknown>
+        const args: Record<string, string | undefined> = {}
+        for (const name of ['newExeFilePath', 'wait']) {
+          const v = q[name]
+          if (v !== undefined && typeof v !== 'string') return reply.code(400).send(badRequest(`${name} given more than once`))
+          if (typeof v === 'string' && v.includes('\0')) return reply.code(400).send(badRequest(`${name} contains a NUL byte`))
+          args[name] = v
+        }
+        const { status, body } = await opts.context.control(command, args)
         return reply.code(status).send(body)
       },
     })
   }
+}
+
+function badRequest(why: string): { error: string; code: ErrorCode } {
+  return { error: new SmoothError('SMOOTH_ADMIN_BAD_REQUEST', why).message, code: 'SMOOTH_ADMIN_BAD_REQUEST' }
 }

@@ -9,28 +9,33 @@ const HELLO_TIMEOUT_MS = 2_000
 const MAX_HELLO_LINE = 4 * 1024
 const MAX_LINE = 16 * 1024 * 1024
 
-/** Splits a socket's bytes into JSON frames, one a line; a line too long or not JSON ends it. */
-function frames(socket: Socket, onFrame: (f: unknown) => void, maxLine: () => number = () => MAX_LINE): void {
+/**
+ * Splits a socket's bytes into frames: one JSON object with a string `t` a line. Anything else (a line
+ * too long, not JSON, not such an object) ends the connection, saying why through `onBad`.
+ */
+function frames(socket: Socket, onFrame: (f: { t: string } & Record<string, unknown>) => void, onBad: (why: string) => void, maxLine: () => number = () => MAX_LINE): void {
   let buf = ''
+  const bad = (why: string): void => {
+    buf = ''
+    onBad(why)
+    socket.destroy()
+  }
   socket.setEncoding('utf8')
   socket.on('data', (chunk: string) => {
     buf += chunk
-    if (buf.length > maxLine() && !buf.includes('\n')) {
-      socket.destroy()
-      return
-    }
+    if (buf.length > maxLine() && !buf.includes('\n')) return bad('line too long')
     let i: number
-    while ((i = buf.indexOf('\n')) >= 0) {
+    while (!socket.destroyed && (i = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, i)
       buf = buf.slice(i + 1)
       let frame: unknown
       try {
         frame = JSON.parse(line)
       } catch {
-        socket.destroy()
-        return
+        return bad('not JSON')
       }
-      onFrame(frame)
+      if (typeof frame !== 'object' || frame === null || Array.isArray(frame) || typeof (frame as { t?: unknown }).t !== 'string') return bad('not a frame')
+      onFrame(frame as { t: string } & Record<string, unknown>)
     }
   })
 }
@@ -81,7 +86,7 @@ export class StatusServer extends EventEmitter {
     const timer = setTimeout(() => refuse('no hello in time'), HELLO_TIMEOUT_MS)
     let authed = false
     frames(socket, (f) => {
-      const frame = f as SuccessorFrame
+      const frame = f as unknown as SuccessorFrame
       if (!authed) {
         clearTimeout(timer)
         if (frame?.t !== 'hello' || !sameToken(frame.token, this.token)) return refuse('bad token')
@@ -93,6 +98,13 @@ export class StatusServer extends EventEmitter {
         return
       }
       this.emit('frame', frame)
+    }, (why) => {
+      if (!authed) {
+        clearTimeout(timer)
+        return refuse(why)
+      }
+      // The successor itself broke the protocol: the session ends, and the restart with it.
+      this.log.error({ why }, 'status channel: bad frame from the successor')
     }, () => (authed ? MAX_LINE : MAX_HELLO_LINE))
     socket.on('close', () => clearTimeout(timer))
   }
@@ -129,7 +141,7 @@ export class StatusClient extends EventEmitter {
       this.closed = true
       this.emit('close')
     })
-    frames(socket, (f) => this.emit('frame', f as PredecessorFrame))
+    frames(socket, (f) => this.emit('frame', f as unknown as PredecessorFrame), () => {})
   }
 
   send(frame: SuccessorFrame): void {
