@@ -20,6 +20,8 @@ const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2
 export function createAnchorRuntime(): RuntimeHooks {
   const log: Logger = createLogger('anchor')
   const children = new Map<number, ChildProcess>()
+  /** Which primary asked for which successor: the heir if the live one dies during its restart. */
+  const spawnedBy = new Map<ChildProcess, ChildProcess>()
   let live: ChildProcess | undefined
   let pidFile: string | undefined
   let booted = false
@@ -37,6 +39,7 @@ export function createAnchorRuntime(): RuntimeHooks {
   function adopt(child: ChildProcess, requester?: { child: ChildProcess; id: number }): void {
     const pid = child.pid!
     children.set(pid, child)
+    if (requester) spawnedBy.set(child, requester.child)
     const fds = new Map<string, { fd: number; close(): void }>()
     child.on('message', (msg: unknown, handle: unknown) => {
       if (!isSmoothMessage<ToAnchor>(msg)) return
@@ -74,10 +77,19 @@ export function createAnchorRuntime(): RuntimeHooks {
     })
     child.on('exit', (code, signal) => {
       children.delete(pid)
+      spawnedBy.delete(child)
       if (requester?.child.connected) {
         requester.child.send({ smooth: TAG, act: 'childExit', id: requester.id, pid, code, signal } satisfies FromAnchor)
       }
       if (child !== live) return
+      // Killed in the middle of its restart: the successor holds every socket already, so it takes
+      // over rather than the whole service going down with the old primary.
+      const heir = [...spawnedBy].find(([c, parent]) => parent === child && c.exitCode === null && c.signalCode === null)?.[0]
+      if (heir && code !== 0) {
+        live = heir
+        log.error({ primary: pid, code, signal, successor: heir.pid }, 'live primary died during a restart: its successor takes over')
+        return
+      }
       const exitCode = code ?? 128 + (signal ? (osSignals[signal] ?? 0) : 0)
       if (code !== 0) log.error({ primary: pid, code, signal }, 'live primary exited abnormally')
       if (pidFile) removePidFile(pidFile)

@@ -119,7 +119,12 @@ export function createPrimaryRuntime(): RuntimeHooks {
       if (config.process.pidFile && !anchor && !statusAddr) writePidFile(config.process.pidFile)
       listeners = await bindAll(config.listeners.map((l) => ({ ...l, port: bound[l.key] ?? l.port })), inherited)
       if (statusAddr && statusToken) {
-        predecessor = await connectStatus(statusAddr, statusToken, { pid: process.pid, generation })
+        try {
+          predecessor = await connectStatus(statusAddr, statusToken, { pid: process.pid, generation })
+        } catch (err) {
+          // The previous generation died before we could talk to it: we hold its sockets, so serve.
+          log.error({ err: (err as NodeJS.ErrnoException).code ?? (err as Error).message }, 'the previous generation is gone: starting on our own')
+        }
       }
     } catch (err) {
       fatal(err)
@@ -163,7 +168,15 @@ export function createPrimaryRuntime(): RuntimeHooks {
       log.info({ server: l.spec.server, address: l.display, port: l.port }, `${l.spec.protocol} server ${verb} listening on [${l.display}]`)
     }
     if (state === 'starting') state = 'serving'
-    if (predecessor && config.process.pidFile && !anchor) writePidFile(config.process.pidFile)
+    if (predecessor && config.process.pidFile && !anchor) {
+      try {
+        writePidFile(config.process.pidFile)
+      } catch (err) {
+        // We already serve and the old generation is leaving: losing the service over a pid file
+        // (disk full, directory gone) would be worse. Say it loudly; systemd's NOTIFY_SOCKET has MAINPID.
+        log.error({ code: (err as SmoothError).code }, `cannot rewrite the pid file: ${(err as Error).message}`)
+      }
+    }
     if (!anchor) notifySystemd(log, { READY: 1, MAINPID: process.pid })
     log.info({ workers: pool.live().length }, 'server ready')
   }

@@ -6,7 +6,7 @@ export interface LoadResult { ok: number; failed: number; errors: string[]; stat
  * Sequential requests on new connections from `concurrency` loops, until `stop()` or `maxMs` or
  * `maxRequests`, whichever comes first (bounded in time and count).
  */
-export function steadyLoad(url: string, opts: { concurrency: number; maxMs: number; maxRequests?: number }) {
+export function steadyLoad(url: string, opts: { concurrency: number; maxMs: number; maxRequests?: number; timeoutMs?: number }) {
   const result: LoadResult = { ok: 0, failed: 0, errors: [], statuses: {} }
   const deadline = Date.now() + opts.maxMs
   const max = opts.maxRequests ?? 100_000
@@ -16,7 +16,7 @@ export function steadyLoad(url: string, opts: { concurrency: number; maxMs: numb
     while (!stopped && Date.now() < deadline && sent < max) {
       sent++
       try {
-        const r = await get(url, { timeoutMs: 5000 })
+        const r = await get(url, { timeoutMs: opts.timeoutMs ?? 5000 })
         result.statuses[r.status] = (result.statuses[r.status] ?? 0) + 1
         if (r.status >= 200 && r.status < 300) result.ok++
         else result.failed++

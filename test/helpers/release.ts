@@ -3,12 +3,13 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { dist } from './proc.js'
 
-export type Behaviour = 'ok' | 'throws' | 'never-ready' | 'dies-after-ready' | 'slow-start'
+export type Behaviour = 'ok' | 'throws' | 'never-ready' | 'dies-after-ready' | 'slow-start' | 'hangs'
 
 /**
  * Writes a release of a small app into `dir`/app.mjs: `/` answers its version. `behaviour` makes a bad
  * release: it throws at start-up, its workers never get ready, or they exit right after ready;
- * `slow-start` makes a successor primary wait 3 s before it starts (a window to hit it in).
+ * `slow-start` makes a successor primary wait 3 s before it starts (a window to hit it in); `hangs`
+ * makes it hold the inherited sockets and never say a word.
  */
 export function writeRelease(dir: string, version: string, behaviour: Behaviour = 'ok'): string {
   mkdirSync(dir, { recursive: true })
@@ -21,6 +22,7 @@ const behaviour = ${JSON.stringify(behaviour)}
 const successor = process.env.SMOOTH_ROLE === 'primary' && Number(process.env.SMOOTH_GENERATION) > 1
 if (behaviour === 'throws' && successor) throw new Error('release ${version} is broken')
 if (behaviour === 'slow-start' && successor) await new Promise((r) => setTimeout(r, 3000))
+if (behaviour === 'hangs' && successor) await new Promise(() => setInterval(() => {}, 1000))
 if (behaviour === 'never-ready' && cluster.isWorker && Number(process.env.SMOOTH_GENERATION) > 1) await new Promise(() => {})
 const s = server()
 s.bindHandler('/', async () => ${JSON.stringify(version)})
