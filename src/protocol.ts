@@ -8,6 +8,8 @@
  *   worker  --ready------------------------------------------> primary (apps built, handles received)
  *   primary --accept-----------------------------------------> worker  (start accepting connections)
  *   worker  --accepting--------------------------------------> primary (its listen() is done)
+ *   worker  --pressure{under}--------------------------------> primary (under-pressure limits crossed or not)
+ *   primary --pause------------------------------------------> worker  (stop accepting; listen + accept resume)
  *   primary --drain{timeoutMs}-------------------------------> worker  (stop accepting, finish, exit)
  *   worker  --drained{forced}--------------------------------> primary (then the worker exits 0)
  *
@@ -29,7 +31,9 @@ export interface ControlReplyMessage {
 }
 export interface StatsRequest { smooth: typeof TAG; act: 'stats'; id: number }
 export interface MetricsRequest { smooth: typeof TAG; act: 'metrics'; id: number }
-export type ToWorker = ListenMessage | AcceptMessage | DrainMessage | ControlReplyMessage | StatsRequest | MetricsRequest
+/** Stop accepting new connections (under pressure while others are healthy); `listen` + `accept` resume. */
+export interface PauseMessage { smooth: typeof TAG; act: 'pause' }
+export type ToWorker = ListenMessage | AcceptMessage | DrainMessage | ControlReplyMessage | StatsRequest | MetricsRequest | PauseMessage
 
 // worker -> primary
 export interface ReadyMessage { smooth: typeof TAG; act: 'ready' }
@@ -43,7 +47,9 @@ export interface DrainedMessage { smooth: typeof TAG; act: 'drained'; forced: nu
 export interface WorkerStats { connections: number; inflight: number; rss: number; heapUsed: number }
 export interface StatsReply { smooth: typeof TAG; act: 'statsReply'; id: number; stats: WorkerStats }
 export interface MetricsReply { smooth: typeof TAG; act: 'metricsReply'; id: number; metrics: unknown[] }
-export type FromWorker = MetricsReply | StatsReply | ReadyMessage | AcceptingMessage | ControlMessage | DrainedMessage
+/** Sent when the worker goes under pressure (@fastify/under-pressure limits) or recovers. */
+export interface PressureMessage { smooth: typeof TAG; act: 'pressure'; under: boolean }
+export type FromWorker = MetricsReply | StatsReply | ReadyMessage | AcceptingMessage | ControlMessage | DrainedMessage | PressureMessage
 
 export function isSmoothMessage<T extends { smooth: typeof TAG }>(msg: unknown): msg is T {
   return typeof msg === 'object' && msg !== null && (msg as { smooth?: unknown }).smooth === TAG

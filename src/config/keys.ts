@@ -33,7 +33,7 @@ export const ConfigKeys = {
   metricsPath: { kind: 'string', scope: 'server', description: 'path of the metrics endpoint on the app ports' },
   readTimeout: { kind: 'duration', scope: 'server', description: 'time allowed to receive a whole request (0 = none)' },
   idleTimeout: { kind: 'duration', scope: 'server', description: 'keep-alive idle timeout' },
-  underPressure: { kind: 'object', scope: 'server', description: '@fastify/under-pressure limits: maxEventLoopDelay, maxHeapUsedBytes, maxRssBytes, maxEventLoopUtilization, retryAfter' },
+  underPressure: { kind: 'object', scope: 'server', description: '@fastify/under-pressure limits: maxEventLoopDelay, maxHeapUsedBytes, maxRssBytes, maxEventLoopUtilization, retryAfter, sampleInterval' },
 } as const satisfies Record<string, KeySpec>
 
 export type ConfigKey = keyof typeof ConfigKeys
@@ -44,6 +44,8 @@ export interface UnderPressureLimits {
   maxRssBytes?: number
   maxEventLoopUtilization?: number
   retryAfter?: number
+  /** How often under-pressure samples, in ms (its default: 1000). */
+  sampleInterval?: number
 }
 
 /** One layer of settings as written by a user (file, environment or code). */

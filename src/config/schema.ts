@@ -9,7 +9,7 @@ const UNDER_PRESSURE = {
   type: 'object',
   additionalProperties: false,
   properties: Object.fromEntries(
-    ['maxEventLoopDelay', 'maxHeapUsedBytes', 'maxRssBytes', 'maxEventLoopUtilization', 'retryAfter']
+    ['maxEventLoopDelay', 'maxHeapUsedBytes', 'maxRssBytes', 'maxEventLoopUtilization', 'retryAfter', 'sampleInterval']
       .map((k) => [k, { type: 'number', minimum: 0 }]),
   ),
 }

@@ -24,6 +24,9 @@ export class WorkerSlot {
   /** Its registry as of the latest scrape, and whether its counts went to the ledger already. */
   lastMetrics: unknown[] | undefined
   counted = false
+  /** Over its under-pressure limits, and whether it was told to stop accepting for it. */
+  underPressure = false
+  paused = false
   readonly exited: Promise<void>
   private markExited!: () => void
 
@@ -151,9 +154,15 @@ export class WorkerPool extends EventEmitter {
           this.everReady = true
           this.opts.log.info({ worker: id, workerPid: slot.pid }, 'worker ready')
           this.emit('ready', slot)
+          this.balance()
           return
         case 'control':
           this.opts.onControl(msg, slot)
+          return
+        case 'pressure':
+          slot.underPressure = msg.under
+          this.opts.log.warn({ worker: id, workerPid: slot.pid }, msg.under ? 'worker under pressure' : 'worker healthy again')
+          this.balance()
           return
         case 'drained':
           slot.forced = msg.forced
@@ -175,6 +184,7 @@ export class WorkerPool extends EventEmitter {
       const was = slot.state
       slot.exit(code)
       this.slots.delete(id)
+      this.balance()
       // Killed or crashed before saying drained: its counts as of the latest scrape.
       this.settleCounts(slot, undefined)
       if (was === 'draining') {
@@ -190,6 +200,27 @@ export class WorkerPool extends EventEmitter {
       this.scheduleReplacement(code, signal)
     })
     return slot
+  }
+
+  /**
+   * New connections go to healthy workers: a ready worker under pressure stops accepting while at
+   * least one other ready worker is healthy, and accepts again when it recovers or is the last
+   * healthy-or-not worker left (someone must accept; it sheds with 503 what it cannot take).
+   */
+  private balance(): void {
+    const ready = this.live().filter((s) => s.state === 'ready')
+    for (const slot of ready) {
+      const othersHealthy = ready.some((o) => o !== slot && !o.underPressure && !o.paused)
+      if (slot.underPressure && !slot.paused && othersHealthy) {
+        slot.paused = true
+        slot.send({ smooth: TAG, act: 'pause' })
+        this.opts.log.warn({ worker: slot.id, workerPid: slot.pid }, 'worker under pressure: no new connections while others are healthy')
+      } else if (slot.paused && (!slot.underPressure || !othersHealthy)) {
+        slot.paused = false
+        this.startAccepting(slot)
+        this.opts.log.info({ worker: slot.id, workerPid: slot.pid }, 'worker accepting again')
+      }
+    }
   }
 
   /** Hands the worker its duplicates of the listening sockets and lets it accept. */

@@ -44,7 +44,10 @@ export async function buildApp(
     ...config.underPressure,
     exposeStatusRoute: false,
     // Shed requests are counted; the answer stays under-pressure's: 503 with Retry-After.
-    pressureHandler: (_req, reply, type) => {
+    pressureHandler: (req, reply, type) => {
+      // Metrics and admin stay reachable under pressure: that is when they are needed.
+      const url = req.routeOptions.url ?? ''
+      if ((config.metricsPath && url === config.metricsPath) || (config.adminPattern && url.startsWith(config.adminPattern))) return
       metrics?.shed.inc({ server: server.name })
       void reply.code(503).header('Retry-After', String(retryAfter)).send({ error: 'Service Unavailable', message: `under pressure (${type})` })
     },

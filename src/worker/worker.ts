@@ -12,6 +12,7 @@ import { ConnectionTracker } from './connections.js'
 import { WorkerMetrics } from '../metrics/worker-metrics.js'
 import { carriedOnly } from '../metrics/ledger.js'
 import { closeWebSockets } from './long-lived.js'
+import { watchPressure, whenHealthy } from './pressure.js'
 
 /** How long a keep-alive connection idle at drain time may still deliver a request already sent. */
 const IDLE_GRACE_MS = 250
@@ -119,6 +120,13 @@ export function createWorkerRuntime(): RuntimeHooks {
       log.error({ err }, 'worker failed to start')
       process.exit(1)
     }
+    const limited = config.servers.filter((sc) => Object.keys(sc.underPressure).some((k) => k.startsWith('max')))
+    if (limited.length > 0) {
+      // Not ready before under-pressure has had a sample and says healthy; then report changes.
+      const sampleMs = Math.max(...limited.map((sc) => sc.underPressure.sampleInterval ?? 1000))
+      await whenHealthy(apps, sampleMs, config.process.readyTimeoutMs / 2)
+      watchPressure(apps, Math.max(10, Math.round(sampleMs / 2)), (under) => send({ smooth: TAG, act: 'pressure', under }))
+    }
     state = 'ready'
     send({ smooth: TAG, act: 'ready' })
     for (const w of servingWaiters.splice(0)) w()
@@ -192,6 +200,9 @@ export function createWorkerRuntime(): RuntimeHooks {
         for (const [listener, h] of received) startAccepting(listener, h)
         received.clear()
         send({ smooth: TAG, act: 'accepting' })
+        return
+      case 'pause':
+        stopAccepting()
         return
       case 'drain':
         void drain(msg.timeoutMs)

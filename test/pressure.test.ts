@@ -1,0 +1,80 @@
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { SmoothProcess, killAll, dist, until } from './helpers/proc.js'
+import { get } from './helpers/http.js'
+import { reloadBySignal } from './helpers/rollout.js'
+import { parseExposition, total } from './helpers/exposition.js'
+
+after(killAll)
+const root = mkdtempSync(join(tmpdir(), 'smooth-pressure-'))
+after(() => rmSync(root, { recursive: true, force: true }))
+const LIMITS = JSON.stringify({ maxEventLoopUtilization: 0.6, sampleInterval: 100, retryAfter: 7 })
+
+async function pidsOf(port: number, n: number): Promise<number[]> {
+  const pids: number[] = []
+  for (let i = 0; i < n; i++) {
+    const r = await get(`http://127.0.0.1:${port}/pid`)
+    assert.equal(r.status, 200, `request ${i}: ${r.status} ${r.body}`)
+    pids.push(Number(r.body))
+  }
+  return pids
+}
+
+test('a worker under pressure gets no new connections while another is healthy, and gets them again when it recovers', { timeout: 60_000 }, async () => {
+  const p = new SmoothProcess(dist('test/fixtures/pressure.js'), { SMOOTH_UNDER_PRESSURE: LIMITS })
+  try {
+    const port = await p.ready()
+    const from = p.logs.length
+    const stressed = Number((await get(`http://127.0.0.1:${port}/stress?ms=5000`)).body)
+    await p.waitFor('the stressed worker to be paused', (l) => l.msg === 'worker under pressure: no new connections while others are healthy' && l.workerPid === stressed, 10_000, from)
+    const during = await pidsOf(port, 60)
+    assert.ok(!during.includes(stressed), `the worker under pressure got ${during.filter((x) => x === stressed).length} of 60 new connections`)
+    await p.waitFor('the worker to accept again', (l) => l.msg === 'worker accepting again' && l.workerPid === stressed, 20_000, from)
+    await until('the recovered worker to get connections again', async () => (await pidsOf(port, 20)).includes(stressed), 20_000)
+  } finally {
+    p.kill()
+  }
+})
+
+test('with every worker under pressure: 503 with Retry-After, counted; /metrics still answers', { timeout: 60_000 }, async () => {
+  const p = new SmoothProcess(dist('test/fixtures/pressure.js'), { SMOOTH_UNDER_PRESSURE: LIMITS, WORKERS: '1' })
+  try {
+    const port = await p.ready()
+    await get(`http://127.0.0.1:${port}/stress?ms=5000`)
+    let shed: Awaited<ReturnType<typeof get>> | undefined
+    await until('a request to be shed', async () => {
+      const r = await get(`http://127.0.0.1:${port}/`)
+      if (r.status === 503) shed = r
+      return r.status === 503
+    }, 10_000, 20)
+    assert.equal(shed!.headers['retry-after'], '7')
+    assert.match(JSON.parse(shed!.body).message, /under pressure/)
+    const m = await get(`http://127.0.0.1:${port}/metrics`)
+    assert.equal(m.status, 200, 'metrics are exempt from shedding')
+    assert.ok(total(parseExposition(m.body), 'smooth_requests_shed_total') >= 1)
+  } finally {
+    p.kill()
+  }
+})
+
+test('a rollout does not give a new worker connections before it is healthy', { timeout: 60_000 }, async () => {
+  const flag = join(root, 'stress-new-workers')
+  const p = new SmoothProcess(dist('test/fixtures/pressure.js'), { SMOOTH_UNDER_PRESSURE: LIMITS, STRESS_AT_START: flag })
+  try {
+    await p.ready()
+    writeFileSync(flag, '')
+    const from = p.logs.length
+    const started = await reloadBySignal(p)
+    assert.equal(started.length, 2)
+    for (const pid of started) {
+      const over = p.logs.slice(from).findIndex((l) => l.msg === 'fixture: start-up stress over' && l.pid === pid)
+      const ready = p.logs.slice(from).findIndex((l) => l.msg === 'worker ready' && l.workerPid === pid)
+      assert.ok(over >= 0 && ready > over, `worker ${pid} was ready (line ${ready}) before its start-up stress was over (line ${over})`)
+    }
+  } finally {
+    p.kill()
+  }
+})
