@@ -17,6 +17,7 @@ export const ConfigKeys = {
   httpsAddr: { kind: 'addresses', scope: 'server', description: 'HTTPS listen addresses; when empty and a certificate is set, `address` serves HTTPS' },
   httpsCertPath: { kind: 'string', scope: 'server', description: 'PEM certificate file' },
   httpsKeyPath: { kind: 'string', scope: 'server', description: 'PEM private key file' },
+  http2: { kind: 'boolean', scope: 'server', description: 'serve HTTP/2 over TLS (ALPN h2; every listener of the server must be HTTPS); drains with GOAWAY' },
   graceful: { kind: 'boolean', scope: 'process', description: 'enable smooth restart and reload (off by default, as in GoFrame)' },
   gracefulTimeout: { kind: 'duration', scope: 'process', description: 'how long one worker may drain during a rollout before it is forced' },
   gracefulShutdownTimeout: { kind: 'duration', scope: 'process', description: 'how long the whole process may drain on shutdown before it is forced' },
@@ -54,6 +55,7 @@ export interface ServerSettings {
   httpsAddr?: string | string[]
   httpsCertPath?: string
   httpsKeyPath?: string
+  http2?: boolean
   graceful?: boolean
   gracefulTimeout?: number | string
   gracefulShutdownTimeout?: number | string

@@ -22,6 +22,8 @@ export interface ResolvedServer {
   name: string
   listeners: ListenerSpec[]
   tls?: { certPath: string; keyPath: string }
+  /** HTTP/2 over TLS only (ALPN h2). */
+  http2: boolean
   adminPattern?: string
   /** Where /metrics is served on this server's ports (undefined: not served). */
   metricsPath?: string
@@ -148,6 +150,9 @@ function resolveServer(name: string, s: ServerSettings, listeners: ListenerSpec[
     throw new SmoothError('SMOOTH_CONFIG_INVALID', `server "${name}" serves HTTPS but lacks ${s.httpsCertPath ? 'httpsKeyPath' : 'httpsCertPath'}`)
   }
   if (http.length + https.length === 0) throw new SmoothError('SMOOTH_NO_ADDRESS', name)
+  if (s.http2 && (http.length > 0 || https.length === 0)) {
+    throw new SmoothError('SMOOTH_CONFIG_INVALID', `server "${name}" has http2 on: every listener must be HTTPS (set httpsCertPath and httpsKeyPath, and no plain address)`)
+  }
   const add = (a: ListenAddress, protocol: Protocol): ListenerSpec => {
     const spec: ListenerSpec = { ...a, index: listeners.length, server: name, protocol, key: `${protocol}://${a.text}` }
     listeners.push(spec)
@@ -159,6 +164,7 @@ function resolveServer(name: string, s: ServerSettings, listeners: ListenerSpec[
     readTimeoutMs: toMs(s.readTimeout, Defaults.readTimeoutMs),
     idleTimeoutMs: toMs(s.idleTimeout, Defaults.idleTimeoutMs),
     underPressure: s.underPressure ?? {},
+    http2: s.http2 === true,
   }
   if (https.length > 0) server.tls = { certPath: s.httpsCertPath!, keyPath: s.httpsKeyPath! }
   if (s.adminPattern) server.adminPattern = normalisePattern(s.adminPattern)

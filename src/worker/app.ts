@@ -31,13 +31,16 @@ export async function buildApp(
   admin: AdminContext,
   metrics: WorkerMetrics | undefined,
 ): Promise<FastifyInstance> {
-  const app = Fastify({
+  const options = {
     loggerInstance: log.child({ server: server.name }) as FastifyBaseLogger,
     logController: new QuietRequests(),
     childLoggerFactory: lazyChildLoggerFactory,
     keepAliveTimeout: config.idleTimeoutMs,
     requestTimeout: config.readTimeoutMs,
-  })
+  }
+  // HTTP/2 without Fastify's own TLS: the worker terminates TLS and hands it decrypted h2 sockets.
+  // (One instance type for both: the request path Smooth adds is the same.)
+  const app = (config.http2 ? Fastify({ ...options, http2: true }) : Fastify(options)) as unknown as FastifyInstance
   if (metrics) metrics.instrument(app, server.name)
   const retryAfter = config.underPressure.retryAfter ?? 10
   await app.register(underPressure, {

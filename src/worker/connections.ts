@@ -1,4 +1,5 @@
 import type { Server as HttpServer, ServerResponse } from 'node:http'
+import type { Http2Session } from 'node:http2'
 import type { Socket } from 'node:net'
 import { isEventStream, endEventStream } from './long-lived.js'
 
@@ -14,6 +15,8 @@ import { isEventStream, endEventStream } from './long-lived.js'
  *    would reset a keep-alive client whose next request is in flight: the classic keep-alive race);
  *  - ends server-sent-event streams after telling the client to retry, and leaves WebSockets (closed
  *    with 1012 by long-lived.ts) to their close handshake;
+ *  - for HTTP/2, sends every session a GOAWAY (session.close()): its open streams finish, the
+ *    client opens new ones on a new connection;
  *  - at the deadline, destroys what is left and reports how many were forced.
  */
 export class ConnectionTracker {
@@ -24,7 +27,21 @@ export class ConnectionTracker {
   private longLived = new Set<Socket>()
   private onEmpty: (() => void) | undefined
 
-  constructor(private readonly server: HttpServer, private readonly idleGraceMs: number) {
+  private readonly sessions = new Set<Http2Session>()
+  private h2Streams = 0
+
+  constructor(private readonly server: HttpServer, private readonly idleGraceMs: number, private readonly http2 = false) {
+    if (http2) {
+      server.on('session', (session: Http2Session) => {
+        this.sessions.add(session)
+        session.once('close', () => this.sessions.delete(session))
+        if (this.draining) session.close()
+      })
+      server.on('stream', (stream: { once(e: 'close', f: () => void): void }) => {
+        this.h2Streams++
+        stream.once('close', () => this.h2Streams--)
+      })
+    }
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket)
       socket.once('close', () => {
@@ -49,7 +66,7 @@ export class ConnectionTracker {
 
   /** Open connections and those with a response in progress (walked on demand, not counted per request). */
   stats(): { connections: number; inflight: number } {
-    let inflight = 0
+    let inflight = this.h2Streams
     for (const socket of this.sockets) if (currentResponse(socket)) inflight++
     return { connections: this.sockets.size + this.pendingHandshakes, inflight }
   }
@@ -63,6 +80,11 @@ export class ConnectionTracker {
     if (!this.draining) {
       this.draining = true
       this.longLived = longLived
+      if (this.http2) {
+        // GOAWAY: the sessions end by themselves once their streams are done.
+        for (const session of this.sessions) session.close()
+        this.longLived = new Set(this.sockets)
+      }
       this.server.prependListener('request', (_req, res: ServerResponse) => {
         res.shouldKeepAlive = false
       })

@@ -96,12 +96,12 @@ export function createWorkerRuntime(): RuntimeHooks {
         // Node starts its request/headers timeout checks when a server emits 'listening'. Our servers
         // never listen (the primary owns the sockets), so start those checks explicitly.
         http.emit('listening')
-        const tracker = new ConnectionTracker(http, IDLE_GRACE_MS)
+        const tracker = new ConnectionTracker(http, IDLE_GRACE_MS, sc.http2)
         trackers.push(tracker)
         const plain: Acceptor = (socket) => http.emit('connection', socket)
         let secure: Acceptor | undefined
         if (sc.tls) {
-          const tls = createTlsServer({ ...loadTls(sc.tls), ALPNProtocols: ['http/1.1'] })
+          const tls = createTlsServer({ ...loadTls(sc.tls), ALPNProtocols: sc.http2 ? ['h2'] : ['http/1.1'] })
           tls.on('secureConnection', (s: TLSSocket) => http.emit('connection', s))
           tls.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'))
           secure = (socket) => {
