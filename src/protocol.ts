@@ -19,7 +19,7 @@
 
 export const TAG = 1 as const
 
-export type ControlCommand = 'shutdown' | 'reload' | 'restart' | 'status' | 'metrics'
+export type ControlCommand = 'shutdown' | 'reload' | 'restart' | 'status' | 'metrics' | 'ready'
 
 // primary -> worker
 export interface ListenMessage { smooth: typeof TAG; act: 'listen'; listener: number }

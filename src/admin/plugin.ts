@@ -32,6 +32,7 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app, opts) =
     userAuth: Boolean(opts.auth),
     stateChanging: new Set(['/restart', '/reload', '/shutdown', '/login', '/logout']),
     open: new Set(['/', '/login']),
+    public: new Set(['/ready']),
   }))
   app.addHook('onSend', async (_req, reply) => {
     reply.header('Cache-Control', 'no-store')
@@ -45,6 +46,12 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app, opts) =
 
   app.get('/status', async (_req, reply) => {
     const { status, body } = await opts.context.control('status', {})
+    return reply.code(status).send(body)
+  })
+
+  // Readiness for a load balancer or a Kubernetes probe: 200 or 503, and nothing else to learn.
+  app.get('/ready', async (_req, reply) => {
+    const { status, body } = await opts.context.control('ready', {})
     return reply.code(status).send(body)
   })
 

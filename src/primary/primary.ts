@@ -573,6 +573,15 @@ export function createPrimaryRuntime(): RuntimeHooks {
       return { status: http, body: { error: e.message, code } }
     }
     switch (command) {
+      case 'ready': {
+        // For load balancers and Kubernetes: ready while a generation serves — this one as soon as a
+        // worker accepts (a successor's workers serve before its start-up is over), or the successor
+        // this one hands over or handed over to — and not once shutting down.
+        const accepting = pool?.live().some((w) => w.state === 'ready') ?? false
+        const handingOver = successor !== undefined && state === 'serving'
+        const ready = state === 'retiring' || handingOver || ((state === 'serving' || state === 'starting') && accepting)
+        return { status: ready ? 200 : 503, body: { ready, state, generation } }
+      }
       case 'status':
         await pool?.collectStats()
         return { status: 200, body: status() }
