@@ -3,7 +3,7 @@
  * command and the machine. Scenarios: hello (hand-off cost against plain node:cluster), metrics (on vs
  * off), rollout (reload and restart under load against PM2).
  */
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { ROOT } from '../test/helpers/proc.js'
 import { helloBench } from './hello.js'
@@ -70,5 +70,8 @@ ${rolloutRows.join('\n')}
 
 Target: zero errors for Smooth in every run; p99 during rollout ≤ 2 × steady p99.
 `
-writeFileSync(resolve(ROOT, 'BENCHMARKS.md'), md)
+// The soak section comes from `npm run soak` (it takes a quarter of an hour): keep it.
+let soak = ''
+try { soak = /<!-- soak -->[\s\S]*<!-- \/soak -->\n?/.exec(readFileSync(resolve(ROOT, 'BENCHMARKS.md'), 'utf8'))?.[0] ?? '' } catch { /* first run */ }
+writeFileSync(resolve(ROOT, 'BENCHMARKS.md'), soak ? `${md}\n${soak}` : md)
 console.log(md)

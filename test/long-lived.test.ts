@@ -7,7 +7,7 @@ import { get } from './helpers/http.js'
 import { steadyLoad } from './helpers/load.js'
 import { reloadBySignal, restartBySignal } from './helpers/rollout.js'
 import { parseExposition, total } from './helpers/exposition.js'
-import { openWs, openSse } from './helpers/long-lived.js'
+import { openWs, openSse, reconnectingClients } from './helpers/long-lived.js'
 
 after(killAll)
 
@@ -81,39 +81,7 @@ test('restarts in a row with WebSocket and SSE clients reconnecting: never more 
   const p = new SmoothProcess(dist('test/fixtures/long-lived.js'), { SMOOTH_GRACEFUL_TIMEOUT: '120s' })
   try {
     const port = await p.ready()
-    let running = true
-    let reconnects = 0
-    const failures: string[] = []
-    // Each client reconnects as soon as it is told to, as a well-behaved client does.
-    const wsClient = async (): Promise<void> => {
-      while (running) {
-        try {
-          const s = await openWs(`ws://127.0.0.1:${port}/ws`)
-          const how = await Promise.race([s.closed, new Promise<undefined>((r) => { const t = setInterval(() => { if (!running) { clearInterval(t); r(undefined) } }, 50) })])
-          if (!how) { s.ws.close(); return }
-          if (how.code !== 1012) failures.push(`ws closed with ${how.code}`)
-          reconnects++
-        } catch (err) {
-          failures.push(`ws: ${(err as Error).message}`)
-          return
-        }
-      }
-    }
-    const sseClient = async (): Promise<void> => {
-      while (running) {
-        try {
-          const s = await openSse(`http://127.0.0.1:${port}/sse`)
-          const how = await Promise.race([s.ended, new Promise<undefined>((r) => { const t = setInterval(() => { if (!running) { clearInterval(t); r(undefined) } }, 50) })])
-          if (!how) { s.abort(); return }
-          if (!how.clean || !/retry: \d+/.test(how.text)) failures.push('sse ended without a retry')
-          reconnects++
-        } catch (err) {
-          failures.push(`sse: ${(err as Error).message}`)
-          return
-        }
-      }
-    }
-    const clients = [wsClient(), wsClient(), wsClient(), sseClient(), sseClient(), sseClient()]
+    const clients = reconnectingClients(port, { ws: 3, sse: 3 })
     const load = steadyLoad(`http://127.0.0.1:${port}/`, { concurrency: 2, maxMs: 100_000 })
     let maxGenerations = 0
     const sampler = setInterval(() => { maxGenerations = Math.max(maxGenerations, childrenOf(p.pid).length) }, 25)
@@ -121,13 +89,12 @@ test('restarts in a row with WebSocket and SSE clients reconnecting: never more 
       for (let i = 0; i < 5; i++) await restartBySignal(p)
     } finally {
       clearInterval(sampler)
-      running = false
+      await clients.stop()
     }
-    await Promise.all(clients)
     const result = await load.stop()
-    assert.deepEqual(failures, [])
+    assert.deepEqual(clients.failures, [])
     assert.equal(result.failed, 0, `failed requests: ${result.errors.join('; ')}`)
-    assert.ok(reconnects >= 5 * 6, `only ${reconnects} reconnects over 5 restarts with 6 clients`)
+    assert.ok(clients.reconnects() >= 5 * 6, `only ${clients.reconnects()} reconnects over 5 restarts with 6 clients`)
     assert.ok(maxGenerations <= 2, `${maxGenerations} primaries at once`)
     assert.equal(maxGenerations, 2, 'the sampler never saw a restart overlap (it cannot have looked)')
   } finally {

@@ -40,3 +40,45 @@ export function openSse(url: string, timeoutMs = 10_000): Promise<{ pid: number;
     req.end()
   })
 }
+
+/**
+ * WebSocket and SSE clients that reconnect as soon as they are told to (1012, or an SSE retry), as
+ * well-behaved clients do. Anything else (another close code, a stream cut without a retry, a failed
+ * connect) is recorded in `failures`.
+ */
+export function reconnectingClients(port: number, opts: { ws: number; sse: number }): { failures: string[]; reconnects: () => number; stop: () => Promise<void> } {
+  let running = true
+  let reconnects = 0
+  const failures: string[] = []
+  const stopped = (): Promise<undefined> => new Promise((r) => { const t = setInterval(() => { if (!running) { clearInterval(t); r(undefined) } }, 50) })
+  const wsClient = async (): Promise<void> => {
+    while (running) {
+      try {
+        const s = await openWs(`ws://127.0.0.1:${port}/ws`)
+        const how = await Promise.race([s.closed, stopped()])
+        if (!how) { s.ws.close(); return }
+        if (how.code !== 1012) failures.push(`ws closed with ${how.code}`)
+        reconnects++
+      } catch (err) {
+        failures.push(`ws: ${(err as Error).message}`)
+        return
+      }
+    }
+  }
+  const sseClient = async (): Promise<void> => {
+    while (running) {
+      try {
+        const s = await openSse(`http://127.0.0.1:${port}/sse`)
+        const how = await Promise.race([s.ended, stopped()])
+        if (!how) { s.abort(); return }
+        if (!how.clean || !/retry: \d+/.test(how.text)) failures.push('sse ended without a retry')
+        reconnects++
+      } catch (err) {
+        failures.push(`sse: ${(err as Error).message}`)
+        return
+      }
+    }
+  }
+  const all = Promise.all([...Array.from({ length: opts.ws }, wsClient), ...Array.from({ length: opts.sse }, sseClient)])
+  return { failures, reconnects: () => reconnects, stop: async () => { running = false; await all } }
+}

@@ -1,0 +1,100 @@
+/**
+ * `npm run soak`: SOAK_RESTARTS (200) smooth restarts in a row under plain HTTP load, with WebSocket
+ * and SSE clients connected and reconnecting. Checks that file descriptors, memory and process counts
+ * come back to their starting level (no leak) and that no plain HTTP request failed, and writes the
+ * figures into BENCHMARKS.md (its "Soak" section; `npm run bench` keeps it).
+ */
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { SmoothProcess, dist, ROOT } from '../test/helpers/proc.js'
+import { steadyLoad } from '../test/helpers/load.js'
+import { restartBySignal, livePrimary } from '../test/helpers/rollout.js'
+import { groupPids } from '../test/helpers/group.js'
+import { reconnectingClients } from '../test/helpers/long-lived.js'
+import { machine } from './machine.js'
+
+const restarts = Number(process.env.SOAK_RESTARTS ?? 200)
+
+interface Sample { processes: number; fds: number; rssMiB: number; anchorFds: number; anchorRssMiB: number }
+
+function fdCount(pid: number): number {
+  try { return readdirSync(`/proc/${pid}/fd`).length } catch { return 0 }
+}
+function rssMiB(pid: number): number {
+  try { return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024 } catch { return 0 }
+}
+function sample(anchor: number): Sample {
+  const pids = groupPids(anchor)
+  return {
+    processes: pids.length,
+    fds: pids.reduce((n, p) => n + fdCount(p), 0),
+    rssMiB: pids.reduce((n, p) => n + rssMiB(p), 0),
+    anchorFds: fdCount(anchor),
+    anchorRssMiB: rssMiB(anchor),
+  }
+}
+
+/** Waits until the old generation is fully gone and the tree is steady (no process came or went for a while). */
+async function settled(anchor: number): Promise<Sample> {
+  let last = ''
+  let steadySince = Date.now()
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+    const now = groupPids(anchor).join()
+    if (now !== last) { last = now; steadySince = Date.now() }
+    if (Date.now() - steadySince > 1500) break
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return sample(anchor)
+}
+
+const p = new SmoothProcess(dist('test/fixtures/long-lived.js'), { SMOOTH_GRACEFUL_TIMEOUT: '60s' })
+let md = ''
+try {
+  const port = await p.ready()
+  const clients = reconnectingClients(port, { ws: 4, sse: 4 })
+  const load = steadyLoad(`http://127.0.0.1:${port}/`, { concurrency: 2, maxMs: 3_600_000, maxRequests: 10_000_000 })
+  // Warm up: the first restarts load code and fill caches once; leaks show as growth after that.
+  for (let i = 0; i < 3; i++) await restartBySignal(p, 60_000)
+  const before = await settled(p.pid)
+  const started = Date.now()
+  for (let i = 0; i < restarts; i++) {
+    await restartBySignal(p, 60_000)
+    if ((i + 1) % 20 === 0) console.log(`${i + 1} restarts, generation ${livePrimary(p).generation}, ${JSON.stringify(sample(p.pid))}`)
+  }
+  const seconds = (Date.now() - started) / 1000
+  const after = await settled(p.pid)
+  await clients.stop()
+  const result = await load.stop()
+  const row = (name: string, f: (s: Sample) => number, d = 0) => `| ${name} | ${f(before).toFixed(d)} | ${f(after).toFixed(d)} |`
+  md = `<!-- soak -->
+## Soak: ${restarts} restarts in a row with long-lived connections
+
+Command: \`SOAK_RESTARTS=${restarts} npm run soak\` (${new Date().toISOString().slice(0, 10)}; ${machine()}).
+Plain HTTP load (2 loops, a new connection per request) plus 4 WebSocket and 4 SSE clients that
+reconnect whenever they are told to (1012 / retry). Measured after 3 warm-up restarts and again after
+the ${restarts} restarts, each time once the process tree has been steady for 1.5 s.
+
+| | before | after |
+|---|---|---|
+${row('processes in the tree', (s) => s.processes)}
+${row('open fds, whole tree', (s) => s.fds)}
+${row('open fds, anchor', (s) => s.anchorFds)}
+${row('RSS MiB, whole tree', (s) => s.rssMiB, 1)}
+${row('RSS MiB, anchor', (s) => s.anchorRssMiB, 1)}
+
+${restarts} restarts in ${seconds.toFixed(0)} s (${(seconds / restarts).toFixed(2)} s each, to the old generation's exit).
+Plain HTTP: ${result.ok} answered, **${result.failed} failed**. Long-lived clients: ${clients.reconnects()} reconnects,
+${clients.failures.length} failures${clients.failures.length ? ` (${[...new Set(clients.failures)].slice(0, 3).join('; ')})` : ''}.
+<!-- /soak -->
+`
+  console.log(md)
+  if (result.failed > 0 || clients.failures.length > 0 || after.processes !== before.processes || after.anchorFds > before.anchorFds) process.exitCode = 1
+} finally {
+  p.kill()
+}
+if (md) {
+  const file = resolve(ROOT, 'BENCHMARKS.md')
+  const text = readFileSync(file, 'utf8')
+  const kept = text.replace(/<!-- soak -->[\s\S]*<!-- \/soak -->\n?/, '')
+  writeFileSync(file, kept.trimEnd() + '\n\n' + md)
+}
