@@ -56,6 +56,20 @@ test('named server sections, HTTPS addresses and GoFrame address forms', () => {
   assert.deepEqual(parseAddress('8199'), { text: '8199', port: 8199 })
 })
 
+test('under-pressure limits and http2 are per server; http2 needs TLS on every listener', () => {
+  const f = loadConfigFile(file('up.yaml', [
+    'server:', '  underPressure: { maxEventLoopDelay: 100 }',
+    '  s2:', '    underPressure: { maxEventLoopUtilization: 0.9, retryAfter: 3, sampleInterval: 200 }', '',
+  ].join('\n')))
+  const cfg = resolveConfig([{ name: 's1', settings: { address: ':1' } }, { name: 's2', settings: { address: ':2' } }], {}, f)
+  assert.deepEqual(cfg.servers.map((s) => s.underPressure), [{ maxEventLoopDelay: 100 }, { maxEventLoopUtilization: 0.9, retryAfter: 3, sampleInterval: 200 }])
+  assert.equal(codeOf(() => resolveConfig(code({ address: ':1', underPressure: { maxEventLoopDelay: -1 } }), {}, { base: {}, named: {} })), 'SMOOTH_CONFIG_INVALID')
+  assert.equal(codeOf(() => resolveConfig(code({ address: ':1', underPressure: { maxQueue: 5 } }), {}, { base: {}, named: {} })), 'SMOOTH_CONFIG_UNKNOWN_KEY')
+  const h2 = resolveConfig(code({ address: ':1', httpsCertPath: 'c', httpsKeyPath: 'k', http2: true }), {}, { base: {}, named: {} })
+  assert.equal(h2.servers[0]!.http2, true)
+  assert.equal(codeOf(() => resolveConfig(code({ address: ':1', http2: true }), {}, { base: {}, named: {} })), 'SMOOTH_CONFIG_INVALID')
+})
+
 test('bad input is a named error: unknown key, wrong type, bad duration, bad address, unknown section', () => {
   assert.equal(codeOf(() => loadConfigFile(file('u.yaml', 'server:\n  adress: ":80"\n'))), 'SMOOTH_CONFIG_UNKNOWN_KEY')
   assert.equal(codeOf(() => loadConfigFile(file('t.yaml', 'server:\n  workers: many\n'))), 'SMOOTH_CONFIG_INVALID')

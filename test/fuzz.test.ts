@@ -11,9 +11,8 @@ import { ConfigKeys, envName } from '../src/config/keys.js'
 import { isSmoothError } from '../src/errors.js'
 import { SmoothProcess, killAll, dist, isAlive } from './helpers/proc.js'
 import { get } from './helpers/http.js'
-import { steadyLoad } from './helpers/load.js'
 import { writeRelease } from './helpers/release.js'
-import { livePrimary } from './helpers/rollout.js'
+import { livePrimary, restartUnderLoad, noneFailed } from './helpers/rollout.js'
 import { rng, pick, randomString, randomValue } from './helpers/random.js'
 
 after(killAll)
@@ -106,12 +105,8 @@ test(`random bytes and random frames on the status channel: refused or rolled ba
   const p = new SmoothProcess(writeRelease(join(root, 'channel'), 'A', 'slow-start'), {})
   try {
     const port = await p.ready()
-    const old = livePrimary(p).pid
-    const load = steadyLoad(`http://127.0.0.1:${port}/`, { concurrency: 2, maxMs: 60_000 })
-    const from = p.logs.length
-    p.signal('SIGUSR1')
-    const started = await p.waitForMsg('successor started', 10_000, from)
-    const [host, chPort] = String(started.statusChannel).split(':')
+    const { old, load, from, successor, statusChannel } = await restartUnderLoad(p, port)
+    const [host, chPort] = statusChannel.split(':')
     const send = (data: string | Buffer): Promise<void> => new Promise((resolve) => {
       const s = connect({ host, port: Number(chPort) })
       s.on('error', () => resolve())
@@ -133,7 +128,7 @@ test(`random bytes and random frames on the status channel: refused or rolled ba
     // With the real token (read from the successor's environment, as only the same user can): random
     // frames. The old primary now takes us for its successor, so the real one is refused and the
     // restart must fail cleanly — without the old primary crashing or dropping a request.
-    const env = readFileSync(`/proc/${started.successor}/environ`, 'utf8').split('\0')
+    const env = readFileSync(`/proc/${successor}/environ`, 'utf8').split('\0')
     const token = env.find((e) => e.startsWith('SMOOTH_STATUS_TOKEN='))!.split('=')[1]!
     await new Promise<void>((resolve) => {
       const s = connect({ host, port: Number(chPort) })
@@ -157,8 +152,7 @@ test(`random bytes and random frames on the status channel: refused or rolled ba
     assert.ok(p.logs.slice(from).some((l) => l.msg === 'status channel: connection refused'), 'the garbage was refused and logged')
     assert.ok(isAlive(old), 'the old primary serves on')
     assert.equal((await get(`http://127.0.0.1:${port}/`)).body, 'A')
-    const result = await load.stop()
-    assert.equal(result.failed, 0, `failed requests: ${result.errors.join('; ')}`)
+    await noneFailed(load)
   } finally {
     p.kill()
   }

@@ -8,7 +8,7 @@ import { SmoothProcess, killAll, dist, until, isAlive } from './helpers/proc.js'
 import { get, startRequest } from './helpers/http.js'
 import { steadyLoad } from './helpers/load.js'
 import { writeRelease } from './helpers/release.js'
-import { livePrimary, restartBySignal } from './helpers/rollout.js'
+import { livePrimary, restartBySignal, restartUnderLoad, noneFailed } from './helpers/rollout.js'
 import { groupPids } from './helpers/group.js'
 import { parseExposition, total } from './helpers/exposition.js'
 
@@ -29,6 +29,14 @@ test('kill -9 of the primary: in-flight requests finish, the anchor reports it a
     assert.notEqual(exit.code, 0, 'a supervisor must see the failure')
     assert.ok(p.logs.some((l) => l.msg === 'live primary exited abnormally' && l.signal === 'SIGKILL'))
     await until('every process of the tree to be gone', () => tree.every((pid) => !isAlive(pid)), 20_000)
+    // The supervisor's restart (Restart=on-failure): the same port binds again, nothing holds it.
+    const again = new SmoothProcess(dist('test/fixtures/app.js'), { GRACEFUL: '1', ADDRESS: `127.0.0.1:${port}` })
+    try {
+      assert.equal(await again.ready(), port)
+      assert.equal((await get(`http://127.0.0.1:${port}/`)).status, 200)
+    } finally {
+      again.kill()
+    }
   } finally {
     p.kill()
   }
@@ -38,12 +46,7 @@ test('kill -9 of the old primary mid-handover: the successor takes over, no requ
   const p = new SmoothProcess(writeRelease(join(root, 'midway'), 'A'), {})
   try {
     const port = await p.ready()
-    const old = livePrimary(p).pid
-    const load = steadyLoad(`http://127.0.0.1:${port}/`, { concurrency: 2, maxMs: 60_000, timeoutMs: 15_000 })
-    const from = p.logs.length
-    p.signal('SIGUSR1')
-    const started = await p.waitForMsg('successor started', 10_000, from)
-    const successor = Number(started.successor)
+    const { old, load, from, successor } = await restartUnderLoad(p, port, { timeoutMs: 15_000 })
     await p.waitFor('the first new worker', (l) => l.msg === 'worker ready' && l.pid === successor, 20_000, from)
     process.kill(old, 'SIGKILL')
     await p.waitFor('the anchor to hand the service to the successor', (l) => l.msg === 'live primary died during a restart: its successor takes over', 10_000, from)
@@ -53,8 +56,7 @@ test('kill -9 of the old primary mid-handover: the successor takes over, no requ
     assert.ok(isAlive(p.pid), 'the anchor is still up')
     // And it is a normal generation: it restarts and shuts down like one.
     assert.notEqual(await restartBySignal(p), successor)
-    const result = await load.stop()
-    assert.equal(result.failed, 0, `failed requests: ${result.errors.join('; ')}`)
+    await noneFailed(load)
     p.signal('SIGTERM')
     assert.equal((await p.waitExit(30_000)).code, 0)
   } finally {
@@ -66,19 +68,14 @@ test('kill -9 of the old primary before the successor even connects: the success
   const p = new SmoothProcess(writeRelease(join(root, 'early'), 'A', 'slow-start'), {})
   try {
     const port = await p.ready()
-    const old = livePrimary(p).pid
     // The successor waits 3 s before it starts: requests queue in the listen backlog meanwhile.
-    const load = steadyLoad(`http://127.0.0.1:${port}/`, { concurrency: 2, maxMs: 60_000, timeoutMs: 20_000 })
-    const from = p.logs.length
-    p.signal('SIGUSR1')
-    const started = await p.waitForMsg('successor started', 10_000, from)
+    const { old, load, from, successor } = await restartUnderLoad(p, port, { timeoutMs: 20_000 })
     process.kill(old, 'SIGKILL')
     await p.waitFor('the successor to start without its predecessor', (l) => l.msg === 'the previous generation is gone: starting on our own', 20_000, from)
-    await p.waitFor('the successor to be ready', (l) => l.msg === 'server ready' && l.pid === Number(started.successor), 30_000, from)
+    await p.waitFor('the successor to be ready', (l) => l.msg === 'server ready' && l.pid === successor, 30_000, from)
     const okAt = load.result.ok
     await until('requests served by the successor', () => load.result.ok > okAt + 50, 10_000)
-    const result = await load.stop()
-    assert.equal(result.failed, 0, `failed requests: ${result.errors.join('; ')}`)
+    await noneFailed(load)
   } finally {
     p.kill()
   }
@@ -88,18 +85,29 @@ test('a successor that holds the sockets and never answers: rolled back at the h
   const p = new SmoothProcess(writeRelease(join(root, 'hangs'), 'A', 'hangs'), {})
   try {
     const port = await p.ready()
-    const old = livePrimary(p).pid
-    const load = steadyLoad(`http://127.0.0.1:${port}/`, { concurrency: 2, maxMs: 60_000 })
-    const from = p.logs.length
-    p.signal('SIGUSR1')
-    const started = await p.waitForMsg('successor started', 10_000, from)
+    const { old, load, from, successor } = await restartUnderLoad(p, port)
     const failed = await p.waitFor('the rollback', (l) => /^server restarts failed/.test(l.msg), 40_000, from)
     assert.match(failed.msg, /did not connect within/)
-    await until('the hung successor to be gone', () => !isAlive(Number(started.successor)), 10_000)
+    await until('the hung successor to be gone', () => !isAlive(successor), 10_000)
     assert.equal(livePrimary(p).pid, old)
     assert.equal((await get(`http://127.0.0.1:${port}/`)).body, 'A')
-    const result = await load.stop()
-    assert.equal(result.failed, 0, `failed requests: ${result.errors.join('; ')}`)
+    await noneFailed(load)
+  } finally {
+    p.kill()
+  }
+})
+
+test('a successor primary that exits once its workers are ready, before the handover: rolled back, A serves on', { timeout: 90_000 }, async () => {
+  const p = new SmoothProcess(writeRelease(join(root, 'exits'), 'A', 'primary-exits-after-ready'), {})
+  try {
+    const port = await p.ready()
+    const { old, load, from } = await restartUnderLoad(p, port)
+    const failed = await p.waitFor('the rollback', (l) => /^server restarts failed/.test(l.msg), 40_000, from)
+    assert.match(failed.msg, /code 5/)
+    await until('the old generation to be back at full strength', async () =>
+      JSON.parse((await get(`http://127.0.0.1:${port}/debug/admin/status`)).body).workers.filter((w: { state: string }) => w.state === 'ready').length === 2, 20_000)
+    assert.equal(livePrimary(p).pid, old)
+    await noneFailed(load)
   } finally {
     p.kill()
   }
@@ -109,11 +117,8 @@ test('a flood of wrong-token connections on the status channel during a restart:
   const p = new SmoothProcess(writeRelease(join(root, 'flood'), 'A', 'slow-start'), {})
   try {
     const port = await p.ready()
-    const load = steadyLoad(`http://127.0.0.1:${port}/`, { concurrency: 2, maxMs: 60_000 })
-    const from = p.logs.length
-    p.signal('SIGUSR1')
-    const started = await p.waitForMsg('successor started', 10_000, from)
-    const [host, chPort] = String(started.statusChannel).split(':')
+    const { load, from, statusChannel } = await restartUnderLoad(p, port)
+    const [host, chPort] = statusChannel.split(':')
     const FLOOD = 200
     await Promise.all(Array.from({ length: FLOOD }, (_, i) => new Promise<void>((resolve) => {
       const s = connect({ host, port: Number(chPort) })
@@ -127,8 +132,7 @@ test('a flood of wrong-token connections on the status channel during a restart:
     assert.equal(refused, FLOOD)
     const scrape = parseExposition((await get(`http://127.0.0.1:${port}/metrics`)).body)
     assert.equal(total(scrape, 'smooth_status_channel_refused_total'), FLOOD, 'the new generation carries the count')
-    const result = await load.stop()
-    assert.equal(result.failed, 0, `failed requests: ${result.errors.join('; ')}`)
+    await noneFailed(load)
   } finally {
     p.kill()
   }

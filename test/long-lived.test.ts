@@ -1,8 +1,8 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect } from 'node:net'
-import { readFileSync, readdirSync } from 'node:fs'
 import { SmoothProcess, killAll, dist } from './helpers/proc.js'
+import { childPids } from './helpers/group.js'
 import { get } from './helpers/http.js'
 import { steadyLoad } from './helpers/load.js'
 import { reloadBySignal, restartBySignal } from './helpers/rollout.js'
@@ -63,20 +63,6 @@ test('a connection still open at the graceful timeout is closed, counted and log
   }
 })
 
-/** Children of `pid` (from /proc): the anchor's children are the live primaries. */
-function childrenOf(pid: number): number[] {
-  const out: number[] = []
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8')
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      if (Number(fields[1]) === pid && fields[0] !== 'Z') out.push(Number(d))
-    } catch { /* gone */ }
-  }
-  return out
-}
-
 test('restarts in a row with WebSocket and SSE clients reconnecting: never more than two generations, no failed request', { timeout: 120_000 }, async () => {
   const p = new SmoothProcess(dist('test/fixtures/long-lived.js'), { SMOOTH_GRACEFUL_TIMEOUT: '120s' })
   try {
@@ -84,7 +70,7 @@ test('restarts in a row with WebSocket and SSE clients reconnecting: never more 
     const clients = reconnectingClients(port, { ws: 3, sse: 3 })
     const load = steadyLoad(`http://127.0.0.1:${port}/`, { concurrency: 2, maxMs: 100_000 })
     let maxGenerations = 0
-    const sampler = setInterval(() => { maxGenerations = Math.max(maxGenerations, childrenOf(p.pid).length) }, 25)
+    const sampler = setInterval(() => { maxGenerations = Math.max(maxGenerations, childPids(p.pid).length) }, 25)
     try {
       for (let i = 0; i < 5; i++) await restartBySignal(p)
     } finally {

@@ -106,3 +106,38 @@ test('the systemd unit, its supervisor simulated: ExecReload restarts onto the n
     p.kill()
   }
 })
+
+test('the anchor-off systemd unit, its supervisor simulated: MAINPID follows the pid file across restarts, KillSignal drains', { timeout: 90_000 }, async () => {
+  const u = unit(join(ROOT, 'deploy/smooth-noanchor.service'))
+  assert.equal(u.Type, 'notify')
+  assert.equal(u.NotifyAccess, 'all')
+  assert.ok(readFileSync(join(ROOT, 'deploy/smooth-noanchor.service'), 'utf8').includes('Environment=SMOOTH_ANCHOR=0'))
+  const pidFile = join(root, 'noanchor.pid')
+  const p = new SmoothProcess(writeRelease(join(root, 'unit-noanchor'), 'A'), { SMOOTH_ANCHOR: '0', SMOOTH_PID_FILE: pidFile })
+  try {
+    const port = await p.ready()
+    const load = steadyLoad(`http://127.0.0.1:${port}/`, { concurrency: 2, maxMs: 60_000 })
+    let mainPid = Number(readFileSync(pidFile, 'utf8'))
+    assert.equal(mainPid, p.pid)
+    for (let i = 0; i < 3; i++) {
+      execFileSync('/bin/sh', ['-c', u.ExecReload!.replaceAll('$MAINPID', String(mainPid))])
+      // What systemd learns (MAINPID= by notify, or by re-reading PIDFile): the new generation, alive,
+      // written only once it has taken over; then the old main pid exits.
+      const old = mainPid
+      await until('the pid file to name a new, live primary', () => {
+        const named = Number(readFileSync(pidFile, 'utf8'))
+        return named !== old && isAlive(named)
+      }, 30_000)
+      mainPid = Number(readFileSync(pidFile, 'utf8'))
+      await until(`old main pid ${old} to exit`, () => !isAlive(old), 15_000)
+      assert.equal((await get(`http://127.0.0.1:${port}/`)).body, 'A')
+    }
+    const result = await load.stop()
+    assert.equal(result.failed, 0, `failed requests: ${result.errors.join('; ')}`)
+    process.kill(mainPid, u.KillSignal as NodeJS.Signals)
+    await until('the last main pid to exit', () => !isAlive(mainPid), Number(u.TimeoutStopSec) * 1000)
+  } finally {
+    p.kill()
+  }
+})
+

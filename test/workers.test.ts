@@ -4,6 +4,8 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { SmoothProcess, dist, isAlive, until, killAll } from './helpers/proc.js'
+import { parseExposition, total } from './helpers/exposition.js'
+import { get } from './helpers/http.js'
 import { steadyLoad } from './helpers/load.js'
 
 after(killAll)
@@ -25,6 +27,8 @@ test('kill -9 of a worker under steady requests: it is replaced and service cont
     assert.ok(r.failed <= 4, `failed ${r.failed}: ${r.errors.join('; ')}`)
     assert.ok(!isAlive(victim))
     assert.ok(p.logs.some((l) => l.msg === 'worker died' && Number(l.workerPid) === victim && l.signal === 'SIGKILL'))
+    // What could not be saved is counted too.
+    assert.equal(total(parseExposition((await get(`http://127.0.0.1:${port}/metrics`)).body), 'smooth_worker_crashes_total'), 1)
   } finally {
     p.kill()
   }

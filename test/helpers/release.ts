@@ -3,13 +3,14 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { dist } from './proc.js'
 
-export type Behaviour = 'ok' | 'throws' | 'never-ready' | 'dies-after-ready' | 'slow-start' | 'hangs'
+export type Behaviour = 'ok' | 'throws' | 'never-ready' | 'dies-after-ready' | 'slow-start' | 'hangs' | 'primary-exits-after-ready'
 
 /**
  * Writes a release of a small app into `dir`/app.mjs: `/` answers its version. `behaviour` makes a bad
  * release: it throws at start-up, its workers never get ready, or they exit right after ready;
  * `slow-start` makes a successor primary wait 3 s before it starts (a window to hit it in); `hangs`
- * makes it hold the inherited sockets and never say a word.
+ * makes it hold the inherited sockets and never say a word; `primary-exits-after-ready` makes the
+ * successor primary exit (code 5) once all its workers accept, before the handover.
  */
 export function writeRelease(dir: string, version: string, behaviour: Behaviour = 'ok'): string {
   mkdirSync(dir, { recursive: true })
@@ -23,6 +24,10 @@ const successor = process.env.SMOOTH_ROLE === 'primary' && Number(process.env.SM
 if (behaviour === 'throws' && successor) throw new Error('release ${version} is broken')
 if (behaviour === 'slow-start' && successor) await new Promise((r) => setTimeout(r, 3000))
 if (behaviour === 'hangs' && successor) await new Promise(() => setInterval(() => {}, 1000))
+if (behaviour === 'primary-exits-after-ready' && successor) {
+  let accepting = 0
+  cluster.on('message', (_w, msg) => { if (msg?.act === 'accepting' && ++accepting === 2) setTimeout(() => process.exit(5), 50) })
+}
 if (behaviour === 'never-ready' && cluster.isWorker && Number(process.env.SMOOTH_GENERATION) > 1) await new Promise(() => {})
 const s = server()
 s.bindHandler('/', async () => ${JSON.stringify(version)})

@@ -1,4 +1,5 @@
 import type { SmoothProcess, LogLine } from './proc.js'
+import { steadyLoad } from './load.js'
 
 /** The pid of the live primary: the last generation that said `server ready`. */
 export function livePrimary(p: SmoothProcess): LogLine {
@@ -26,4 +27,23 @@ export async function restartBySignal(p: SmoothProcess, timeoutMs = 30_000): Pro
   if (failed) throw new Error(`restart failed: ${failed.msg}`)
   await p.waitFor(`old primary ${old} to shut down`, (l) => l.msg === 'all servers shutdown' && l.pid === old, timeoutMs, from)
   return livePrimary(p).pid
+}
+
+/**
+ * Starts a restart (SIGUSR1) of `p` under a light steady load on `port`, and resolves once the old
+ * primary has started its successor: the moment most fault tests hit.
+ */
+export async function restartUnderLoad(p: SmoothProcess, port: number, load: { timeoutMs?: number } = {}) {
+  const old = livePrimary(p).pid
+  const traffic = steadyLoad(`http://127.0.0.1:${port}/`, { concurrency: 2, maxMs: 60_000, ...load })
+  const from = p.logs.length
+  p.signal('SIGUSR1')
+  const started = await p.waitForMsg('successor started', 10_000, from)
+  return { old, load: traffic, from, successor: Number(started.successor), statusChannel: String(started.statusChannel) }
+}
+
+/** Stops a load and fails the test if any of its requests failed. */
+export async function noneFailed(load: ReturnType<typeof steadyLoad>): Promise<void> {
+  const result = await load.stop()
+  if (result.failed > 0) throw new Error(`${result.failed} requests failed: ${result.errors.join('; ')}`)
 }
