@@ -40,6 +40,10 @@ export function createAnchorRuntime(): RuntimeHooks {
     const pid = child.pid!
     children.set(pid, child)
     if (requester) spawnedBy.set(child, requester.child)
+    // Forgotten once it exits: otherwise each generation would keep the one before it alive, and the
+    // anchor would hold every generation it ever started (the soak test saw it grow).
+    let asker = requester
+    requester?.child.once('exit', () => { asker = undefined })
     const fds = new Map<string, { fd: number; close(): void }>()
     child.on('message', (msg: unknown, handle: unknown) => {
       if (!isSmoothMessage<ToAnchor>(msg)) return
@@ -52,7 +56,9 @@ export function createAnchorRuntime(): RuntimeHooks {
           try {
             const handles = msg.keys.map((k) => fds.get(k)!)
             const successor = spawnGeneration(msg.command, msg.args, handles.map((h) => h.fd), msg.env, true)
-            successor.once('error', (err) => reply({ smooth: TAG, act: 'spawnFailed', id: msg.id, message: err.message }))
+            const onError = (err: Error): void => reply({ smooth: TAG, act: 'spawnFailed', id: msg.id, message: err.message })
+            successor.once('error', onError)
+            successor.once('spawn', () => successor.off('error', onError))
             // The successor has its own copies now; the anchor never holds the sockets.
             for (const h of handles) h.close()
             fds.clear()
@@ -78,13 +84,14 @@ export function createAnchorRuntime(): RuntimeHooks {
     child.on('exit', (code, signal) => {
       children.delete(pid)
       spawnedBy.delete(child)
-      if (requester?.child.connected) {
-        requester.child.send({ smooth: TAG, act: 'childExit', id: requester.id, pid, code, signal } satisfies FromAnchor)
+      const heir = [...spawnedBy].find(([c, parent]) => parent === child && c.exitCode === null && c.signalCode === null)?.[0]
+      for (const [c, parent] of spawnedBy) if (parent === child) spawnedBy.delete(c)
+      if (asker?.child.connected) {
+        asker.child.send({ smooth: TAG, act: 'childExit', id: asker.id, pid, code, signal } satisfies FromAnchor)
       }
       if (child !== live) return
       // Killed in the middle of its restart: the successor holds every socket already, so it takes
       // over rather than the whole service going down with the old primary.
-      const heir = [...spawnedBy].find(([c, parent]) => parent === child && c.exitCode === null && c.signalCode === null)?.[0]
       if (heir && code !== 0) {
         live = heir
         log.error({ primary: pid, code, signal, successor: heir.pid }, 'live primary died during a restart: its successor takes over')
