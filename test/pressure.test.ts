@@ -70,9 +70,11 @@ test('a rollout does not give a new worker connections before it is healthy', { 
     const started = await reloadBySignal(p)
     assert.equal(started.length, 2)
     for (const pid of started) {
-      const over = p.logs.slice(from).findIndex((l) => l.msg === 'fixture: start-up stress over' && l.pid === pid)
-      const ready = p.logs.slice(from).findIndex((l) => l.msg === 'worker ready' && l.workerPid === pid)
-      assert.ok(over >= 0 && ready > over, `worker ${pid} was ready (line ${ready}) before its start-up stress was over (line ${over})`)
+      // Lines from different processes may arrive in any order: compare the times they carry.
+      const over = await p.waitFor(`worker ${pid}'s start-up stress to end`, (l) => l.msg === 'fixture: start-up stress over' && l.pid === pid, 10_000, from)
+      const ready = p.logs.slice(from).find((l) => l.msg === 'worker ready' && l.workerPid === pid)!
+      const readyAt = new Date(String(ready.time)).getTime()
+      assert.ok(readyAt >= Number(over.time), `worker ${pid} was ready ${Number(over.time) - readyAt} ms before its start-up stress was over`)
     }
   } finally {
     p.kill()

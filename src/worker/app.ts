@@ -44,6 +44,9 @@ export async function buildApp(
   if (metrics) metrics.instrument(app, server.name)
   const retryAfter = config.underPressure.retryAfter ?? 10
   await app.register(underPressure, {
+    // Utilisation over the last sample, not since start: a worker busy now is under pressure now,
+    // and recovers as soon as it is idle again (what steering connections needs).
+    eventLoopUtilizationMode: 'interval',
     ...config.underPressure,
     exposeStatusRoute: false,
     // Shed requests are counted; the answer stays under-pressure's: 503 with Retry-After.
