@@ -71,8 +71,9 @@ try {
 
 Command: \`SOAK_RESTARTS=${restarts} npm run soak\` (${new Date().toISOString().slice(0, 10)}; ${machine()}).
 Plain HTTP load (2 loops, a new connection per request) plus 4 WebSocket and 4 SSE clients that
-reconnect whenever they are told to (1012 / retry). Measured after 3 warm-up restarts and again after
-the ${restarts} restarts, each time once the process tree has been steady for 1.5 s.
+reconnect whenever they are told to (1012 / retry). RSS counts memory V8 has not handed back to the
+system: a leak shows as growth of the collected heap (checked apart with --expose-gc: flat). Measured
+after 3 warm-up restarts and again after the ${restarts} restarts, each time once the process tree has been steady for 1.5 s.
 
 | | before | after |
 |---|---|---|

@@ -39,6 +39,7 @@ test('the ready route: no token needed, 200 at every poll through a smooth resta
   try {
     const port = await p.ready()
     assert.equal((await get(`http://127.0.0.1:${port}/debug/admin/status`)).status, 401, 'the status route does need the token')
+    assert.equal((await get(`http://127.0.0.1:${port}/debug/admin/ready`, { method: 'HEAD' })).status, 200, 'HEAD, as some load balancers check')
     const polls: number[] = []
     const notReady: string[] = []
     let polling = true

@@ -43,7 +43,10 @@ export function createAnchorRuntime(): RuntimeHooks {
     // Forgotten once it exits: otherwise each generation would keep the one before it alive, and the
     // anchor would hold every generation it ever started (the soak test saw it grow).
     let asker = requester
-    requester?.child.once('exit', () => { asker = undefined })
+    const forget = (): void => { asker = undefined }
+    requester?.child.once('exit', forget)
+    // A failed IPC write (a child exiting as we send) is an 'error' event: never an anchor crash.
+    child.on('error', (err) => log.warn({ primary: pid, err: err.message }, 'primary channel error'))
     const fds = new Map<string, { fd: number; close(): void }>()
     child.on('message', (msg: unknown, handle: unknown) => {
       if (!isSmoothMessage<ToAnchor>(msg)) return
@@ -84,6 +87,7 @@ export function createAnchorRuntime(): RuntimeHooks {
     child.on('exit', (code, signal) => {
       children.delete(pid)
       spawnedBy.delete(child)
+      asker?.child.off('exit', forget)
       const heir = [...spawnedBy].find(([c, parent]) => parent === child && c.exitCode === null && c.signalCode === null)?.[0]
       for (const [c, parent] of spawnedBy) if (parent === child) spawnedBy.delete(c)
       if (asker?.child.connected) {

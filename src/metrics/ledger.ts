@@ -15,7 +15,10 @@ export function isCarried(m: { name: string; type: unknown }): boolean {
 /** Keeps only the carried metrics of a registry dump. */
 export function carriedOnly(json: unknown): MetricsJson {
   if (!Array.isArray(json)) return []
-  return (json as MetricsJson).filter((m) => m && typeof m.name === 'string' && isCarried(m))
+  // Shape-checked too: a dump comes from another process (another version, even), and one bad entry
+  // must not make the aggregation throw.
+  return (json as MetricsJson).filter((m) => m && typeof m.name === 'string' && isCarried(m) && Array.isArray(m.values)
+    && m.values.every((v) => v && typeof v.value === 'number' && (v.labels === undefined || typeof v.labels === 'object')))
 }
 
 /** Sums registry dumps by metric and label set (prom-client's cluster aggregation). */
@@ -40,7 +43,7 @@ export class Ledger {
     const kept = carriedOnly(json)
     if (kept.length === 0) return
     this.dumps.push(kept)
-    if (this.dumps.length > 8) void this.fold()
+    if (this.dumps.length > 8) void this.fold().catch(() => { /* keep the dumps unfolded: still correct */ })
   }
 
   /**

@@ -142,7 +142,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
       readyTimeoutMs: config.process.readyTimeoutMs,
       log,
       handles: listeners.map((l) => l.handle),
-      onControl: (msg, from) => void control(msg, from),
+      onControl: (msg, from) => void control(msg, from).catch((err: unknown) => log.error({ err }, 'control request failed')),
     })
     pool.on('exit', (slot: WorkerSlot) => { if (slot.crashed) metrics.crash() })
     pool.on('counts', (_slot: WorkerSlot, final: unknown) => ledger.add(final))
@@ -168,7 +168,8 @@ export function createPrimaryRuntime(): RuntimeHooks {
       log.info({ server: l.spec.server, address: l.display, port: l.port }, `${l.spec.protocol} server ${verb} listening on [${l.display}]`)
     }
     if (state === 'starting') state = 'serving'
-    if (predecessor && config.process.pidFile && !anchor) {
+    // A successor whose predecessor died before the handshake is the one serving now: it says so too.
+    if (statusAddr && config.process.pidFile && !anchor) {
       try {
         writePidFile(config.process.pidFile)
       } catch (err) {
@@ -403,10 +404,15 @@ export function createPrimaryRuntime(): RuntimeHooks {
       log.info({ successor: child.pid, target: plan.target, generation: generation + 1, statusChannel: address }, 'successor started')
       await handshake(channel, child, rec, hooks)
       // Every worker of ours has drained by now (each retired before the next new one started).
+      // A scrape that still reaches us (our admin server, say) keeps adding the successor's counts
+      // as last heard, so no counter seems to go down before we exit.
       metricsPeer = undefined
-      channel.send({ t: 'handover', metrics: await ownCounts() })
+      const final = await ownCounts()
+      ledger.add(peer.last)
+      channel.send({ t: 'handover', metrics: final })
       anchor?.handover(child.pid)
     } catch (err) {
+      successor = undefined
       // What the successor's workers answered during the overlap stays counted.
       if (metricsPeer === peer) ledger.add(peer.last)
       metricsPeer = undefined
@@ -578,7 +584,8 @@ export function createPrimaryRuntime(): RuntimeHooks {
         // worker accepts (a successor's workers serve before its start-up is over), or the successor
         // this one hands over or handed over to — and not once shutting down.
         const accepting = pool?.live().some((w) => w.state === 'ready') ?? false
-        const handingOver = successor !== undefined && state === 'serving'
+        // (Not in a full restart: there the sockets are closed until the successor binds them.)
+        const handingOver = successor !== undefined && state === 'serving' && !config?.process.fullRestart
         const ready = state === 'retiring' || handingOver || ((state === 'serving' || state === 'starting') && accepting)
         return { status: ready ? 200 : 503, body: { ready, state, generation } }
       }

@@ -354,6 +354,8 @@ export class WorkerPool extends EventEmitter {
       return slot.exited
     }
     slot.state = 'draining'
+    // A worker paused under pressure may be the only one left to accept now.
+    this.balance()
     const since = Date.now()
     void slot.exited.then(() => this.emit('drained', slot, Date.now() - since))
     slot.send({ smooth: TAG, act: 'drain', timeoutMs })

@@ -116,7 +116,17 @@ export class ConnectionTracker {
     }
     if (res) {
       // Busy: if the headers are still ours to write, make this the connection's last response.
-      if (!res.headersSent) res.shouldKeepAlive = false
+      if (!res.headersSent) {
+        res.shouldKeepAlive = false
+        // It may turn out to be an event stream once its headers go: then end it like the others.
+        const watch = setInterval(() => {
+          if (!isEventStream(res)) return
+          clearInterval(watch)
+          endEventStream(res)
+        }, 100)
+        watch.unref()
+        res.once('close', () => clearInterval(watch))
+      }
       res.once('close', () => this.closeWhenIdle(socket, 0))
       return
     }

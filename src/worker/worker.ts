@@ -123,7 +123,8 @@ export function createWorkerRuntime(): RuntimeHooks {
     const limited = config.servers.filter((sc) => Object.keys(sc.underPressure).some((k) => k.startsWith('max')))
     if (limited.length > 0) {
       // Not ready before under-pressure has had a sample and says healthy; then report changes.
-      const sampleMs = Math.max(...limited.map((sc) => sc.underPressure.sampleInterval ?? 1000))
+      // under-pressure reads 0 (or nothing) as its default, 1 s.
+      const sampleMs = Math.max(...limited.map((sc) => sc.underPressure.sampleInterval || 1000))
       await whenHealthy(apps, sampleMs, config.process.readyTimeoutMs / 2)
       watchPressure(apps, Math.max(10, Math.round(sampleMs / 2)), (under) => send({ smooth: TAG, act: 'pressure', under }))
     }
