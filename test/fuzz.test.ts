@@ -107,11 +107,13 @@ test(`random bytes and random frames on the status channel: refused or rolled ba
     const port = await p.ready()
     const { old, load, from, successor, statusChannel } = await restartUnderLoad(p, port)
     const [host, chPort] = statusChannel.split(':')
-    const send = (data: string | Buffer): Promise<void> => new Promise((resolve) => {
+    /** Writes `data` and waits for the old primary to hang up (bounded: it must, on all of this). */
+    const send = (data: Array<string | Buffer>, what: string): Promise<void> => new Promise((resolve, reject) => {
       const s = connect({ host, port: Number(chPort) })
-      s.on('error', () => resolve())
-      s.on('close', () => resolve())
-      s.on('connect', () => { s.write(data); setTimeout(() => s.destroy(), 200) })
+      const timer = setTimeout(() => { s.destroy(); reject(new Error(`seed ${SEED}: the status channel did not hang up on ${what}`)) }, 5_000)
+      s.on('error', () => {})
+      s.on('close', () => { clearTimeout(timer); resolve() })
+      s.on('connect', () => { for (const d of data) s.write(d) })
       s.resume()
     })
     // Before the token: garbage, huge lines, JSON of the wrong shape, hellos with wrong token types.
@@ -124,29 +126,22 @@ test(`random bytes and random frames on the status channel: refused or rolled ba
       JSON.stringify(randomValue(r)) + '\n',
       JSON.stringify({ t: 'workerReady', workerPid: 1 }) + '\n',
     ]
-    await Promise.all(garbage.map(send))
+    await Promise.all(garbage.map((g) => send([g], `garbage ${JSON.stringify(String(g).slice(0, 40))}`)))
     // With the real token (read from the successor's environment, as only the same user can): random
     // frames. The old primary now takes us for its successor, so the real one is refused and the
     // restart must fail cleanly — without the old primary crashing or dropping a request.
     const env = readFileSync(`/proc/${successor}/environ`, 'utf8').split('\0')
     const token = env.find((e) => e.startsWith('SMOOTH_STATUS_TOKEN='))!.split('=')[1]!
-    await new Promise<void>((resolve) => {
-      const s = connect({ host, port: Number(chPort) })
-      s.on('error', () => resolve())
-      s.on('close', () => resolve())
-      s.resume()
-      s.on('connect', () => {
-        s.write(JSON.stringify({ t: 'hello', token, pid: 1, generation: 2 }) + '\n')
-        for (let i = 0; i < 50; i++) {
-          const frame = r() < 0.5
-            ? { t: pick(r, ['workerDied', 'metricsAsk', 'metricsOwn', 'hello', 'nope', 'welcome']), id: randomValue(r), workerPid: randomValue(r), metrics: randomValue(r), code: randomValue(r) }
-            : randomValue(r)
-          s.write(JSON.stringify(frame) + '\n')
-        }
-        s.write(JSON.stringify({ t: 'failed', code: 'FUZZ', message: 'random frames' }) + '\n')
-        setTimeout(() => s.destroy(), 500)
-      })
-    })
+    const frames = [JSON.stringify({ t: 'hello', token, pid: 1, generation: 2 }) + '\n']
+    for (let i = 0; i < 50; i++) {
+      const frame = r() < 0.5
+        ? { t: pick(r, ['workerDied', 'metricsAsk', 'metricsOwn', 'hello', 'nope', 'welcome']), id: randomValue(r), workerPid: randomValue(r), metrics: randomValue(r), code: randomValue(r) }
+        : randomValue(r)
+      frames.push(JSON.stringify(frame) + '\n')
+    }
+    frames.push(JSON.stringify({ t: 'failed', code: 'FUZZ', message: 'random frames' }) + '\n')
+    // A bad frame ends the session at once; 'failed' ends the restart, and the session with it.
+    await send(frames, 'authenticated random frames')
     const failed = await p.waitFor('the restart to fail or finish', (l) => /^server restarts failed|^server restarted/.test(l.msg) && l.pid === old, 60_000, from)
     assert.match(failed.msg, /^server restarts failed/)
     assert.ok(p.logs.slice(from).some((l) => l.msg === 'status channel: connection refused'), 'the garbage was refused and logged')

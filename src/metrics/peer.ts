@@ -26,7 +26,6 @@ export class MetricsPeer {
       const { id, metrics } = f as unknown as Extract<MetricsFrame, { t: 'metricsOwn' }>
       this.last = carriedOnly(metrics)
       this.waiting.get(id)?.(this.last)
-      this.waiting.delete(id)
       return true
     }
     return false
@@ -36,8 +35,13 @@ export class MetricsPeer {
   async ask(timeoutMs: number): Promise<MetricsJson> {
     const id = this.nextId++
     const answer = new Promise<MetricsJson>((resolve) => {
-      this.waiting.set(id, resolve)
-      setTimeout(() => { this.waiting.delete(id); resolve(this.last) }, timeoutMs).unref()
+      const timer = setTimeout(() => done(this.last), timeoutMs)
+      const done = (m: MetricsJson): void => {
+        clearTimeout(timer)
+        this.waiting.delete(id)
+        resolve(m)
+      }
+      this.waiting.set(id, done)
     })
     this.send({ t: 'metricsAsk', id })
     return answer

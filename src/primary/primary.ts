@@ -23,9 +23,8 @@ import { StatusServer, connectStatus, type StatusClient } from './status-channel
 import { AnchorLink, type Generation } from './anchor-link.js'
 import { notifySystemd } from './systemd.js'
 import { checkAllowed } from '../admin/allow-list.js'
-import { PrimaryMetrics, aggregate, type CarriedCounters, type MetricsJson } from '../metrics/primary-metrics.js'
-import { Ledger, carriedOnly, sumDumps } from '../metrics/ledger.js'
-import { MetricsPeer } from '../metrics/peer.js'
+import { PrimaryMetrics, aggregate, type CarriedCounters } from '../metrics/primary-metrics.js'
+import { WorkerCounts } from '../metrics/worker-counts.js'
 
 const SUCCESSOR_HELLO_TIMEOUT_MS = 15_000
 const HANDOVER_TIMEOUT_MS = 10_000
@@ -81,10 +80,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
     return n
   })
   metrics.generation.set(generation)
-  /** Counts of workers that are gone (this generation's and, after a restart, every earlier one's). */
-  const ledger = new Ledger()
-  /** The other generation while a restart overlaps two of them. */
-  let metricsPeer: MetricsPeer | undefined
+  const workerCounts = new WorkerCounts(async () => (await pool?.collectMetrics()) ?? [], PEER_METRICS_WAIT_MS)
   const counters: Counters = { restarts: 0, reloads: 0, workerCrashes: 0, rolloutFailures: 0 }
   const startedAt = Date.now()
   let doneResolve!: () => void
@@ -145,7 +141,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
       onControl: (msg, from) => void control(msg, from).catch((err: unknown) => log.error({ err }, 'control request failed')),
     })
     pool.on('exit', (slot: WorkerSlot) => { if (slot.crashed) metrics.crash() })
-    pool.on('counts', (_slot: WorkerSlot, final: unknown) => ledger.add(final))
+    pool.on('counts', (_slot: WorkerSlot, final: unknown) => workerCounts.workerGone(final))
     pool.on('drained', (slot: WorkerSlot, ms: number) => {
       metrics.drainDuration.observe(ms / 1000)
       metrics.forced(slot.forced)
@@ -189,24 +185,16 @@ export function createPrimaryRuntime(): RuntimeHooks {
   async function startAfterPredecessor(channel: StatusClient): Promise<void> {
     const frames: PredecessorFrame[] = []
     let wake: (() => void) | undefined
-    const peer = new MetricsPeer((f) => channel.send(f), ownCounts)
-    metricsPeer = peer
+    workerCounts.connect((f) => channel.send(f))
     channel.on('frame', (f: PredecessorFrame) => {
-      if (peer.onFrame(f)) return
-      if (f.t === 'handover') {
-        // From here on the old generation's counts are ours to carry.
-        ledger.add(f.metrics)
-        metricsPeer = undefined
-      }
+      if (workerCounts.onFrame(f)) return
+      // From here on the old generation's counts are ours to carry.
+      if (f.t === 'handover') workerCounts.tookOver(f.metrics)
       frames.push(f)
       wake?.()
     })
     channel.on('close', () => {
-      if (metricsPeer === peer) {
-        // Gone without a handover (killed): keep what it had counted as of its latest answer.
-        ledger.add(peer.last)
-        metricsPeer = undefined
-      }
+      workerCounts.lost()
       wake?.()
     })
     const next = async (t: PredecessorFrame['t'], timeoutMs: number): Promise<PredecessorFrame | undefined> => {
@@ -251,27 +239,6 @@ export function createPrimaryRuntime(): RuntimeHooks {
     }
     pool!.off('exit', reportDeath)
     channel.close()
-  }
-
-  /**
-   * The parts of a scrape: what gone workers counted (the ledger), the live workers' registries and,
-   * during a restart, the other generation's counters. The three are taken in one synchronous step
-   * after every answer is in: a worker that left, or a handover that happened, while we waited is in
-   * the ledger and is dropped from the other parts, so nothing counts twice or goes missing.
-   */
-  async function countsNow(withPeer: boolean): Promise<{ gone: MetricsJson[]; workers: MetricsJson[]; peer: MetricsJson[] }> {
-    const askedPeer = withPeer ? metricsPeer : undefined
-    const [answers, peerCounts] = await Promise.all([pool?.collectMetrics() ?? [], askedPeer?.ask(PEER_METRICS_WAIT_MS) ?? []])
-    const gone = ledger.snapshot()
-    const workers = answers.filter(([slot]) => !slot.counted).map(([, m]) => m as MetricsJson)
-    const peer = askedPeer && metricsPeer === askedPeer && peerCounts.length > 0 ? [peerCounts] : []
-    return { gone, workers, peer }
-  }
-
-  /** This generation's worker counters (gone and live), as handed to the other generation. */
-  async function ownCounts(): Promise<MetricsJson> {
-    const { gone, workers } = await countsNow(false)
-    return sumDumps([...gone, ...workers.map(carriedOnly)])
   }
 
   function status(): Record<string, unknown> {
@@ -362,9 +329,8 @@ export function createPrimaryRuntime(): RuntimeHooks {
   async function handOver(plan: LaunchPlan, rec: RolloutRecord, hooks: RequesterHooks): Promise<void> {
     const channel = new StatusServer(log)
     channel.on('refused', () => metrics.refused())
-    const peer = new MetricsPeer((f) => channel.send(f), ownCounts)
-    channel.on('hello', () => (metricsPeer = peer))
-    channel.on('frame', (f: SuccessorFrame) => peer.onFrame(f))
+    channel.on('hello', () => workerCounts.connect((f) => channel.send(f)))
+    channel.on('frame', (f: SuccessorFrame) => workerCounts.onFrame(f))
     const address = await channel.open()
     const failure = join(tmpdir(), `smooth-failure-${process.pid}-${randomBytes(6).toString('hex')}`)
     const full = config!.process.fullRestart
@@ -404,18 +370,12 @@ export function createPrimaryRuntime(): RuntimeHooks {
       log.info({ successor: child.pid, target: plan.target, generation: generation + 1, statusChannel: address }, 'successor started')
       await handshake(channel, child, rec, hooks)
       // Every worker of ours has drained by now (each retired before the next new one started).
-      // A scrape that still reaches us (our admin server, say) keeps adding the successor's counts
-      // as last heard, so no counter seems to go down before we exit.
-      metricsPeer = undefined
-      const final = await ownCounts()
-      ledger.add(peer.last)
-      channel.send({ t: 'handover', metrics: final })
+      channel.send({ t: 'handover', metrics: await workerCounts.handOver() })
       anchor?.handover(child.pid)
     } catch (err) {
       successor = undefined
       // What the successor's workers answered during the overlap stays counted.
-      if (metricsPeer === peer) ledger.add(peer.last)
-      metricsPeer = undefined
+      workerCounts.lost()
       child?.kill('SIGKILL')
       const exit = child ? await Promise.race([child.exited, grace(3000)]) : undefined
       let detail = (err as Error).message
@@ -594,8 +554,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
         return { status: 200, body: status() }
       case 'metrics': {
         if (!config?.process.metrics) return { status: 404, body: { error: 'metrics are off' } }
-        const { gone, workers, peer } = await countsNow(true)
-        return { status: 200, body: await aggregate(metrics.registry, [...gone, ...peer, ...workers]) }
+        return { status: 200, body: await aggregate(metrics.registry, await workerCounts.forScrape()) }
       }
       case 'shutdown':
         setImmediate(() => void shutdown('admin'))

@@ -80,11 +80,8 @@ export class ConnectionTracker {
     if (!this.draining) {
       this.draining = true
       this.longLived = longLived
-      if (this.http2) {
-        // GOAWAY: the sessions end by themselves once their streams are done.
-        for (const session of this.sessions) session.close()
-        this.longLived = new Set(this.sockets)
-      }
+      // GOAWAY: the sessions end by themselves once their streams are done.
+      for (const session of this.sessions) session.close()
       this.server.prependListener('request', (_req, res: ServerResponse) => {
         res.shouldKeepAlive = false
       })
@@ -107,7 +104,8 @@ export class ConnectionTracker {
   }
 
   private closeWhenIdle(socket: Socket, graceMs: number): void {
-    if (this.longLived.has(socket)) return
+    // HTTP/2 connections end with their session (GOAWAY above); WebSockets with their close handshake.
+    if (this.http2 || this.longLived.has(socket)) return
     const res = currentResponse(socket)
     if (res && isEventStream(res)) {
       endEventStream(res)
