@@ -63,6 +63,17 @@ test('the ready route: no token needed, 200 at every poll through a smooth resta
   }
 })
 
+test('the ready route stands outside the user\'s own auth hook too', { timeout: 30_000 }, async () => {
+  const p = new SmoothProcess(dist('test/fixtures/app.js'), { GRACEFUL: '1', ADMIN_HOOK: '1' })
+  try {
+    const port = await p.ready()
+    assert.equal((await get(`http://127.0.0.1:${port}/debug/admin/status`)).status, 401, 'the hook guards the rest')
+    assert.equal((await get(`http://127.0.0.1:${port}/debug/admin/ready`)).status, 200)
+  } finally {
+    p.kill()
+  }
+})
+
 /** systemd's unit, read as systemd reads it (the keys we rely on). */
 function unit(path: string): Record<string, string> {
   const out: Record<string, string> = {}

@@ -49,8 +49,6 @@ export interface GuardOptions {
   stateChanging: Set<string>
   /** Routes anyone allowed to reach admin may load (the page shell and login). */
   open: Set<string>
-  /** Routes anyone at all may GET, in every mode: the readiness probe (it tells nothing else). */
-  public?: Set<string>
 }
 
 /**
@@ -66,7 +64,6 @@ export function makeGuard(opts: GuardOptions) {
   return async function adminGuard(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const url = req.routeOptions.url ?? ''
     const route = url.startsWith(opts.prefix) ? url.slice(opts.prefix.length) || '/' : url
-    if ((req.method === 'GET' || req.method === 'HEAD') && opts.public?.has(route)) return
     const changing = opts.stateChanging.has(route)
     if (changing && foreign(req)) {
       await reply.code(403).send({ error: 'cross-site request refused', code: 'SMOOTH_ADMIN_CROSS_SITE' })

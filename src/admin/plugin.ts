@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, onRequestHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, onRequestHookHandler } from 'fastify'
 import type { ControlCommand } from '../protocol.js'
 import { COOKIE, makeGuard, sameSecret } from './guard.js'
 import { renderPage } from './page.js'
@@ -24,6 +24,23 @@ const ACTIONS = ['restart', 'reload', 'shutdown'] as const
  * page and the CLI use. Actions answer 202 with the rollout, or with `?wait=1` its outcome.
  */
 export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app, opts) => {
+  app.addHook('onSend', async (_req, reply) => {
+    reply.header('Cache-Control', 'no-store')
+    reply.header('X-Frame-Options', 'DENY')
+  })
+
+  // Readiness for a load balancer or a Kubernetes probe: 200 or 503, and nothing else to learn. It
+  // stands outside the guard (and the user's auth hook): a probe carries no credentials.
+  app.get('/ready', async (_req, reply) => {
+    const { status, body } = await opts.context.control('ready', {})
+    return reply.code(status).send(body)
+  })
+
+  // Everything else, behind the guard (an encapsulated context: its hooks stop at its routes).
+  await app.register(async (guarded) => guardedRoutes(guarded, opts))
+}
+
+async function guardedRoutes(app: FastifyInstance, opts: AdminOptions): Promise<void> {
   const prefix = app.prefix || '/'
   if (opts.auth) app.addHook('onRequest', opts.auth)
   app.addHook('onRequest', makeGuard({
@@ -32,12 +49,7 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app, opts) =
     userAuth: Boolean(opts.auth),
     stateChanging: new Set(['/restart', '/reload', '/shutdown', '/login', '/logout']),
     open: new Set(['/', '/login']),
-    public: new Set(['/ready']),
   }))
-  app.addHook('onSend', async (_req, reply) => {
-    reply.header('Cache-Control', 'no-store')
-    reply.header('X-Frame-Options', 'DENY')
-  })
 
   app.get('/', async (_req, reply) =>
     reply.type('text/html; charset=utf-8')
@@ -46,12 +58,6 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app, opts) =
 
   app.get('/status', async (_req, reply) => {
     const { status, body } = await opts.context.control('status', {})
-    return reply.code(status).send(body)
-  })
-
-  // Readiness for a load balancer or a Kubernetes probe: 200 or 503, and nothing else to learn.
-  app.get('/ready', async (_req, reply) => {
-    const { status, body } = await opts.context.control('ready', {})
     return reply.code(status).send(body)
   })
 
