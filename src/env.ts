@@ -19,6 +19,12 @@ export const EnvNames = {
   failureFile: 'SMOOTH_FAILURE_FILE',
   /** Set in primaries started by an anchor (the anchor's pid). */
   anchorPid: 'SMOOTH_ANCHOR_PID',
+  /** The per-service admin session secret, handed from a primary to its successor (base64). */
+  adminSecret: 'SMOOTH_ADMIN_SECRET',
+  /** What workers check admin credentials with instead of the token (admin/credentials.ts). */
+  adminVerifier: 'SMOOTH_ADMIN_VERIFIER',
+  /** "1" in a successor a primary started itself because its anchor had died (shown in /status). */
+  anchorGone: 'SMOOTH_ANCHOR_GONE',
   /** "0" turns the anchor off: the process the user started is the first primary. */
   anchor: 'SMOOTH_ANCHOR',
 } as const

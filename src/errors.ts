@@ -24,6 +24,15 @@ export const ErrorCodes = {
   SMOOTH_EXE_NOT_ALLOWED: 'newExeFilePath %s is outside the allowed directories (%s)',
   SMOOTH_ADMIN_BAD_REQUEST: 'bad admin request: %s',
   SMOOTH_EXE_NOT_EXECUTABLE: 'newExeFilePath %s is neither an executable file nor a .js/.mjs/.cjs entry',
+  SMOOTH_EXE_UNSAFE: 'newExeFilePath %s is not safe to run: %s',
+  SMOOTH_ANCHOR_GONE: 'the anchor is gone: %s',
+  // Admin access (HTTP answers of the admin guard)
+  SMOOTH_ADMIN_FORBIDDEN: 'admin refused a request that is not local (no admin token is set)',
+  SMOOTH_ADMIN_HOST: 'admin refused a request whose Host is not one of its names',
+  SMOOTH_ADMIN_CROSS_SITE: 'admin refused a cross-site or foreign-origin request',
+  SMOOTH_ADMIN_CSRF: 'admin refused an action made with the page cookie without a same-origin POST',
+  SMOOTH_ADMIN_UNAUTHORIZED: 'admin token required',
+  SMOOTH_ADMIN_TOO_MANY_ATTEMPTS: 'too many failed admin authentications from this client',
 } as const
 
 export type ErrorCode = keyof typeof ErrorCodes

@@ -1,88 +1,117 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { timingSafeEqual } from 'node:crypto'
+import type { AdminCredentials } from './credentials.js'
+import type { FailedAttempts } from './attempts.js'
+import { hostAllowed, isLocal, originHost, type HostRules } from './access.js'
+import type { ErrorCode } from '../errors.js'
 
-/** The cookie the admin page keeps the token in (HttpOnly, SameSite=Strict, scoped to the pattern). */
+export { isLoopback, isLocal } from './access.js'
+
+/** The cookie of a signed-in admin page (HttpOnly, SameSite=Strict, scoped to the pattern). */
 export const COOKIE = 'smooth_admin'
-
-export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
-}
-
-export function sameSecret(given: string | undefined, secret: string): boolean {
-  if (!given) return false
-  const a = Buffer.from(given)
-  const b = Buffer.from(secret)
-  return a.length === b.length && timingSafeEqual(a, b)
-}
 
 export function cookieValue(header: string | undefined, name: string): string | undefined {
   if (!header) return undefined
   for (const part of header.split(';')) {
     const i = part.indexOf('=')
-    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim())
+    if (i > 0 && part.slice(0, i).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(i + 1).trim())
+      } catch {
+        return undefined
+      }
+    }
   }
   return undefined
 }
 
-/** A browser says where a request comes from; anything but this very origin is foreign. */
-function foreign(req: FastifyRequest): boolean {
-  if (req.headers['sec-fetch-site'] === 'cross-site') return true
-  const origin = req.headers.origin
-  if (!origin || origin === 'null') return origin === 'null'
-  return origin !== `${req.protocol}://${req.headers.host}`
-}
-
-function sameOriginProof(req: FastifyRequest): boolean {
-  const site = req.headers['sec-fetch-site']
-  if (site === 'same-origin') return true
-  return req.headers.origin === `${req.protocol}://${req.headers.host}`
-}
-
 export interface GuardOptions {
-  /** The admin pattern, e.g. /debug/admin. */
+  /** The admin pattern, e.g. /debug/admin ('' for a route outside admin, such as /metrics). */
   prefix: string
-  token: string | undefined
-  /** The user's own auth hook runs before this guard; with one, loopback-only no longer applies. */
+  credentials: AdminCredentials | undefined
+  /** The user's own auth hook runs before this guard; with one and no token, it decides. */
   userAuth: boolean
   /** Routes (relative to the pattern) that change state. */
   stateChanging: Set<string>
   /** Routes anyone allowed to reach admin may load (the page shell and login). */
   open: Set<string>
+  /** With a token: the Host names admin answers to besides loopback ones (see access.ts). */
+  hosts: string[]
+  attempts: FailedAttempts
+}
+
+function refuse(reply: FastifyReply, status: number, code: ErrorCode, error: string): FastifyReply {
+  return reply.code(status).send({ error, code })
 }
 
 /**
- * Who may do what:
- *  - a state-changing request a browser marks as cross-site (Sec-Fetch-Site or a foreign Origin) is
- *    refused in every mode (403): no other web page can act through a visitor's browser;
- *  - with a token: `Authorization: Bearer <token>` may do anything (GET included, as in GoFrame's
- *    links); the page's cookie may read, and may change state only by POST with same-origin proof;
- *  - with a user hook and no token: the hook decides;
- *  - with neither: loopback clients only.
+ * Who may do what, in this order:
+ *  - a request a browser marks as cross-site (`Sec-Fetch-Site: cross-site`), or whose Origin is not
+ *    one of our names, is refused in every mode (reads too); an `Origin: null` may not change state;
+ *  - the Host must name us (access.ts: loopback names with our port without a token; with a token,
+ *    loopback names and the configured `adminHosts`);
+ *  - without a token: the user's hook decides if there is one; else only local requests (loopback
+ *    peer and not relayed by a proxy) are served;
+ *  - with a token: a client with too many failed attempts gets 429; `Authorization: Bearer <token>`
+ *    may do anything; the page's session cookie may read, and change state only by POST with
+ *    same-origin proof. A wrong credential counts as a failed attempt (no credential at all does not:
+ *    the signed-out page polls).
  */
 export function makeGuard(opts: GuardOptions) {
+  const rules: HostRules = { allowed: opts.hosts, token: Boolean(opts.credentials) }
   return async function adminGuard(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const url = req.routeOptions.url ?? ''
     const route = url.startsWith(opts.prefix) ? url.slice(opts.prefix.length) || '/' : url
     const changing = opts.stateChanging.has(route)
-    if (changing && foreign(req)) {
-      await reply.code(403).send({ error: 'cross-site request refused', code: 'SMOOTH_ADMIN_CROSS_SITE' })
+    const defaultPort = req.protocol === 'https' ? 443 : 80
+    const localPort = req.socket.localPort
+    if (req.headers['sec-fetch-site'] === 'cross-site') {
+      await refuse(reply, 403, 'SMOOTH_ADMIN_CROSS_SITE', 'cross-site request refused')
       return
     }
-    if (!opts.token) {
-      if (!opts.userAuth && !isLoopback(req.socket.remoteAddress)) {
-        await reply.code(403).send({ error: 'admin answers loopback clients only when no admin token is set', code: 'SMOOTH_ADMIN_FORBIDDEN' })
+    const origin = req.headers.origin
+    if (origin !== undefined) {
+      const o = origin === 'null' ? undefined : originHost(origin)
+      const ok = o ? hostAllowed(o.host, localPort, o.protocol === 'https' ? 443 : 80, rules) : !changing && origin === 'null'
+      if (!ok) {
+        await refuse(reply, 403, 'SMOOTH_ADMIN_CROSS_SITE', 'request from a foreign origin refused')
+        return
+      }
+    }
+    if (!hostAllowed(req.headers.host, localPort, defaultPort, rules)) {
+      await refuse(reply, 403, 'SMOOTH_ADMIN_HOST', rules.token ? 'Host is not one of adminHosts' : 'without an admin token, only a loopback Host with this port is served')
+      return
+    }
+    const creds = opts.credentials
+    if (!creds) {
+      if (!opts.userAuth && !isLocal(req)) {
+        await refuse(reply, 403, 'SMOOTH_ADMIN_FORBIDDEN', 'without an admin token, admin answers direct loopback requests only (not relayed by a proxy)')
       }
       return
     }
     if (opts.open.has(route)) return
-    const auth = req.headers.authorization
-    if (auth?.startsWith('Bearer ') && sameSecret(auth.slice(7), opts.token)) return
-    if (sameSecret(cookieValue(req.headers.cookie, COOKIE), opts.token)) {
-      if (!changing || (req.method === 'POST' && sameOriginProof(req))) return
-      await reply.code(403).send({ error: 'with the page cookie, actions need a same-origin POST', code: 'SMOOTH_ADMIN_CSRF' })
+    const client = req.socket.remoteAddress ?? 'unknown'
+    const waitMs = opts.attempts.blockedFor(client)
+    if (waitMs > 0) {
+      reply.header('Retry-After', String(Math.ceil(waitMs / 1000)))
+      await refuse(reply, 429, 'SMOOTH_ADMIN_TOO_MANY_ATTEMPTS', 'too many failed admin authentications from this client')
       return
     }
-    await reply.code(401).header('WWW-Authenticate', 'Bearer').send({ error: 'admin token required', code: 'SMOOTH_ADMIN_UNAUTHORIZED' })
+    const auth = req.headers.authorization
+    const cookie = cookieValue(req.headers.cookie, COOKIE)
+    if (auth?.startsWith('Bearer ') && creds.checkToken(auth.slice(7))) return
+    if (cookie !== undefined && creds.checkSession(cookie)) {
+      if (!changing || (req.method === 'POST' && sameOriginProof(req))) return
+      await refuse(reply, 403, 'SMOOTH_ADMIN_CSRF', 'with the page cookie, actions need a same-origin POST')
+      return
+    }
+    if (auth !== undefined || cookie !== undefined) opts.attempts.fail(client, route)
+    reply.header('WWW-Authenticate', 'Bearer')
+    await refuse(reply, 401, 'SMOOTH_ADMIN_UNAUTHORIZED', 'admin token required')
   }
+}
+
+/** Host has been checked against our names; the browser's Origin (or Sec-Fetch-Site) must match it. */
+function sameOriginProof(req: FastifyRequest): boolean {
+  if (req.headers['sec-fetch-site'] === 'same-origin') return true
+  return req.headers.origin === `${req.protocol}://${req.headers.host}`
 }

@@ -1,6 +1,9 @@
 import type { FastifyInstance, FastifyPluginAsync, onRequestHookHandler } from 'fastify'
 import type { ControlCommand } from '../protocol.js'
-import { COOKIE, makeGuard, sameSecret } from './guard.js'
+import type { Logger } from 'pino'
+import { COOKIE, makeGuard } from './guard.js'
+import type { AdminCredentials } from './credentials.js'
+import { processAttempts } from './attempts.js'
 import { renderPage } from './page.js'
 import { SmoothError, type ErrorCode } from '../errors.js'
 
@@ -11,7 +14,12 @@ export interface AdminContext {
 
 export interface AdminOptions {
   context: AdminContext
-  token: string | undefined
+  /** Without credentials, admin has no token (see guard.ts for what that allows). */
+  credentials: AdminCredentials | undefined
+  /** With a token: Host names admin answers to besides loopback ones (`adminHosts`). */
+  hosts: string[]
+  /** Where failed authentications are logged. */
+  log: Logger
   /** The user's own auth (e.g. @fastify/basic-auth's hook), run before Smooth's guard. */
   auth?: onRequestHookHandler
 }
@@ -20,7 +28,7 @@ const ACTIONS = ['restart', 'reload', 'shutdown'] as const
 
 /**
  * The admin routes under the admin pattern: the page, status, login/logout, and the actions. GET on
- * an action works as in GoFrame (with a Bearer token, or on loopback without auth); POST is what the
+ * an action works as in GoFrame (with a Bearer token, or locally without auth); HEAD never acts; POST is what the
  * page and the CLI use. Actions answer 202 with the rollout, or with `?wait=1` its outcome.
  */
 export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app, opts) => {
@@ -42,32 +50,44 @@ export const adminPlugin: FastifyPluginAsync<AdminOptions> = async (app, opts) =
 
 async function guardedRoutes(app: FastifyInstance, opts: AdminOptions): Promise<void> {
   const prefix = app.prefix || '/'
+  const attempts = processAttempts(opts.log)
   if (opts.auth) app.addHook('onRequest', opts.auth)
   app.addHook('onRequest', makeGuard({
     prefix: app.prefix,
-    token: opts.token,
+    credentials: opts.credentials,
     userAuth: Boolean(opts.auth),
     stateChanging: new Set(['/restart', '/reload', '/shutdown', '/login', '/logout']),
     open: new Set(['/', '/login']),
+    hosts: opts.hosts,
+    attempts,
   }))
 
   app.get('/', async (_req, reply) =>
     reply.type('text/html; charset=utf-8')
       .header('Content-Security-Policy', "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline'")
-      .send(renderPage(prefix, Boolean(opts.token))))
+      .send(renderPage(prefix, Boolean(opts.credentials))))
 
   app.get('/status', async (_req, reply) => {
     const { status, body } = await opts.context.control('status', {})
     return reply.code(status).send(body)
   })
 
+  // The cookie is a session value derived from the token (credentials.ts), never the token itself.
   app.post('/login', async (req, reply) => {
     const token = (req.body as { token?: unknown } | undefined)?.token
-    if (!opts.token || typeof token !== 'string' || !sameSecret(token, opts.token)) {
+    const client = req.socket.remoteAddress ?? 'unknown'
+    const waitMs = attempts.blockedFor(client)
+    if (waitMs > 0) {
+      return reply.code(429).header('Retry-After', String(Math.ceil(waitMs / 1000)))
+        .send({ error: 'too many failed admin authentications from this client', code: 'SMOOTH_ADMIN_TOO_MANY_ATTEMPTS' })
+    }
+    const session = opts.credentials && typeof token === 'string' ? opts.credentials.sessionFor(token) : undefined
+    if (!session) {
+      if (opts.credentials) attempts.fail(client, '/login')
       return reply.code(401).send({ error: 'wrong token', code: 'SMOOTH_ADMIN_UNAUTHORIZED' })
     }
     const secure = req.protocol === 'https' ? '; Secure' : ''
-    reply.header('Set-Cookie', `${COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=${prefix}${secure}`)
+    reply.header('Set-Cookie', `${COOKIE}=${session}; HttpOnly; SameSite=Strict; Path=${prefix}${secure}`)
     return { ok: true }
   })
 
@@ -80,6 +100,8 @@ async function guardedRoutes(app: FastifyInstance, opts: AdminOptions): Promise<
     app.route({
       method: ['GET', 'POST'],
       url: `/${command}`,
+      // HEAD must never act: no HEAD twin of the GET (Fastify adds one by default).
+      exposeHeadRoute: false,
       handler: async (req, reply) => {
         const q = (req.query ?? {}) as Record<string, unknown>
         const args: Record<string, string | undefined> = {}

@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type onRequestHookHandler } from 'fastif
 import type { Logger } from 'pino'
 import type { ListenerSpec } from '../config/resolve.js'
 import { adminPlugin, type AdminContext } from './plugin.js'
+import type { AdminCredentials } from './credentials.js'
 
 /**
  * Admin on a separate address (e.g. 127.0.0.1:9001), served by the primary itself: it answers even
@@ -12,14 +13,16 @@ export async function startAdminServer(opts: {
   spec: ListenerSpec
   fd: number | undefined
   pattern: string
-  token: string | undefined
+  credentials: AdminCredentials | undefined
+  hosts: string[]
   auth: onRequestHookHandler | undefined
   context: AdminContext
   log: Logger
 }): Promise<{ app: FastifyInstance; fd: number; port: number }> {
   const app = Fastify({ logger: false })
-  await app.register(adminPlugin, { prefix: opts.pattern, context: opts.context, token: opts.token, ...(opts.auth ? { auth: opts.auth } : {}) })
-  // Prometheus scrapes the admin address too (no token: keep this address private).
+  await app.register(adminPlugin, { prefix: opts.pattern, context: opts.context, credentials: opts.credentials, hosts: opts.hosts, log: opts.log, ...(opts.auth ? { auth: opts.auth } : {}) })
+  // Prometheus scrapes the admin address too, without credentials whatever `metricsAccess` says: this
+  // address is meant to be private (a loopback or internal interface), which is why scrapes belong here.
   app.get('/metrics', async (_req, reply) => {
     const { status, body } = await opts.context.control('metrics', {})
     return reply.code(status).type(status === 200 ? 'text/plain; version=0.0.4; charset=utf-8' : 'application/json').send(body)

@@ -27,7 +27,9 @@ export const ConfigKeys = {
   adminPattern: { kind: 'string', scope: 'server', description: 'route prefix of the admin page and API when admin is enabled' },
   adminAddress: { kind: 'addresses', scope: 'process', description: 'a separate address for the admin page and API, served by the primary (e.g. "127.0.0.1:9001")' },
   adminExeAllowList: { kind: 'addresses', scope: 'process', description: 'directories a newExeFilePath given to the admin must resolve into (default: the app root)' },
-  adminToken: { kind: 'string', scope: 'process', description: 'Bearer token required by the admin API (without one, admin answers loopback clients only)' },
+  adminToken: { kind: 'string', scope: 'process', description: 'Bearer token required by the admin API (without one, admin answers direct loopback requests only, not relayed ones)' },
+  adminHosts: { kind: 'addresses', scope: 'process', description: 'with a token: Host names admin answers to besides loopback ones ("name" or "name:port"; "*" for any); default: the hosts of the listen addresses' },
+  metricsAccess: { kind: 'string', scope: 'process', description: 'who may read metricsPath on the app ports: "admin" (the admin rule), "local" (direct loopback requests), "open" (anyone)' },
   pidFile: { kind: 'string', scope: 'process', description: 'file the pid is written to' },
   logLevel: { kind: 'string', scope: 'process', description: 'pino level: fatal, error, warn, info, debug, trace' },
   metrics: { kind: 'boolean', scope: 'process', description: 'Prometheus metrics on the app ports (metricsPath) and the admin address' },
@@ -66,6 +68,8 @@ export interface ServerSettings {
   adminAddress?: string | string[]
   adminExeAllowList?: string | string[]
   adminToken?: string
+  adminHosts?: string | string[]
+  metricsAccess?: string
   pidFile?: string
   logLevel?: string
   metrics?: boolean
@@ -74,6 +78,8 @@ export interface ServerSettings {
   idleTimeout?: number | string
   underPressure?: UnderPressureLimits
 }
+
+export const MetricsAccess = ['admin', 'local', 'open'] as const
 
 export const LogLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 

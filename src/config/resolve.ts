@@ -2,7 +2,7 @@ import { availableParallelism, platform } from 'node:os'
 import { readFileSync } from 'node:fs'
 import { createSecureContext } from 'node:tls'
 import { SmoothError } from '../errors.js'
-import { ConfigKeys, type ServerSettings, type UnderPressureLimits } from './keys.js'
+import { ConfigKeys, type MetricsAccess, type ServerSettings, type UnderPressureLimits } from './keys.js'
 import { checkSettings, toMs } from './schema.js'
 import { parseAddresses, type ListenAddress } from './address.js'
 import { findConfigFile, loadConfigFile, loadEnvSettings, type FileConfig } from './load.js'
@@ -45,6 +45,10 @@ export interface ResolvedProcess {
   /** A separate admin listener served by the primary. */
   adminAddress?: ListenerSpec
   adminExeAllowList: string[]
+  /** With a token: Host names admin answers to besides loopback ones. */
+  adminHosts: string[]
+  /** Who may read the metrics path on the app ports. */
+  metricsAccess: typeof MetricsAccess[number]
   pidFile?: string
   logLevel: string
   configFile?: string
@@ -122,8 +126,12 @@ export function resolveConfig(code: CodeServer[], env = process.env, file?: File
     fullRestart: proc.fullRestart ?? platform() === 'win32',
     metrics: proc.metrics ?? true,
     logLevel: proc.logLevel ?? Defaults.logLevel,
-    adminExeAllowList: (Array.isArray(proc.adminExeAllowList) ? proc.adminExeAllowList : proc.adminExeAllowList?.split(',') ?? [])
-      .map((d) => d.trim()).filter(Boolean),
+    adminExeAllowList: list(proc.adminExeAllowList),
+    // Default: the names the servers are configured to listen on (a wildcard address names nothing).
+    adminHosts: proc.adminHosts !== undefined ? list(proc.adminHosts)
+      : [...new Set(listeners.map((l) => l.host).filter((h): h is string => Boolean(h) && h !== '0.0.0.0' && h !== '::')
+        .map((h) => (h.includes(':') ? `[${h}]` : h)))],
+    metricsAccess: (proc.metricsAccess ?? 'admin') as ResolvedProcess['metricsAccess'],
   }
   if (proc.adminToken) process.adminToken = proc.adminToken
   const adminAddr = parseAddresses(proc.adminAddress)
@@ -135,6 +143,10 @@ export function resolveConfig(code: CodeServer[], env = process.env, file?: File
   if (proc.pidFile) process.pidFile = proc.pidFile
   if (fileCfg.path) process.configFile = fileCfg.path
   return { process, servers, listeners }
+}
+
+function list(v: string | string[] | undefined): string[] {
+  return (Array.isArray(v) ? v : v?.split(',') ?? []).map((d) => d.trim()).filter(Boolean)
 }
 
 function resolveServer(name: string, s: ServerSettings, listeners: ListenerSpec[]): ResolvedServer {

@@ -1,5 +1,5 @@
 import { Ajv, type ErrorObject } from 'ajv'
-import { ConfigKeys, LogLevels, type KeyKind } from './keys.js'
+import { ConfigKeys, LogLevels, MetricsAccess, type KeyKind } from './keys.js'
 import { SmoothError } from '../errors.js'
 
 /** JSON schemas generated once from the key table; ajv reports the key path of what is wrong. */
@@ -29,6 +29,7 @@ const properties: Record<string, object> = Object.fromEntries(
   Object.entries(ConfigKeys).map(([key, spec]) => [key, schemaOf(spec.kind)]),
 )
 properties.logLevel = { type: 'string', enum: LogLevels }
+properties.metricsAccess = { type: 'string', enum: MetricsAccess }
 
 export const settingsSchema = { type: 'object', additionalProperties: false, properties }
 

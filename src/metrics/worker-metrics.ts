@@ -18,6 +18,9 @@ export class WorkerMetrics {
   private readonly duration: Histogram<'server' | 'method' | 'route' | 'status_code'>
   readonly accepted: Counter<'server'>
   readonly shed: Counter<'server'>
+  private readonly clientErrorsTotal: Counter<'server' | 'kind'>
+  /** Accept or sampler failures for lack of file descriptors (EMFILE/ENFILE); see worker/fd-exhaustion.ts. */
+  readonly fdExhausted: Counter<'where'>
   private readonly children = new Map<string, { c: Counter.Internal; h: Histogram.Internal<string> }>()
 
   constructor(private readonly worker: string, inflight: () => number, pressure: () => { eventLoopDelay: number; heapUsed: number; rssBytes: number; eventLoopUtilized: number } | undefined) {
@@ -32,6 +35,9 @@ export class WorkerMetrics {
     })
     this.accepted = new Counter({ name: 'smooth_connections_accepted_total', help: 'connections accepted by workers', labelNames: ['server'], registers })
     this.shed = new Counter({ name: 'smooth_requests_shed_total', help: 'requests answered 503 by under-pressure', labelNames: ['server'], registers })
+    this.clientErrorsTotal = new Counter({ name: 'smooth_client_errors_total', help: 'requests answered 404, other 4xx from the error handler, or malformed (HTTP parser); logged at debug only', labelNames: ['server', 'kind'], registers })
+    this.fdExhausted = new Counter({ name: 'smooth_worker_fd_exhausted_total', help: 'accepts and memory samples that failed for lack of file descriptors (EMFILE/ENFILE)', labelNames: ['where'], registers })
+    this.fdExhausted.inc({ where: 'accept' }, 0)
     const w = this.worker
     new Gauge({ name: 'smooth_http_requests_in_flight', help: 'requests being answered', labelNames: ['worker'], registers, collect() { this.set({ worker: w }, inflight()) } })
     const p = (name: string, help: string, pick: (x: NonNullable<ReturnType<typeof pressure>>) => number) =>
@@ -40,6 +46,11 @@ export class WorkerMetrics {
     p('smooth_worker_heap_used_bytes', 'heap used, as under-pressure reads it', (x) => x.heapUsed)
     p('smooth_worker_rss_bytes', 'resident set size, as under-pressure reads it', (x) => x.rssBytes)
     p('smooth_worker_event_loop_utilization_ratio', 'event loop utilisation, as under-pressure reads it', (x) => x.eventLoopUtilized)
+  }
+
+  clientErrors(server: string): { inc(kind: 'not_found' | 'bad_request' | 'malformed'): void } {
+    for (const kind of ['not_found', 'bad_request', 'malformed']) this.clientErrorsTotal.inc({ server, kind }, 0)
+    return { inc: (kind) => this.clientErrorsTotal.inc({ server, kind }) }
   }
 
   /** Counts every answered request of `app` (onResponse: after the response is sent). */

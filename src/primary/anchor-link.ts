@@ -1,7 +1,11 @@
 import type { Logger } from 'pino'
 import { env } from '../env.js'
 import { isSmoothMessage, TAG, type FromAnchor, type ToAnchor } from '../protocol.js'
+import { SmoothError } from '../errors.js'
 import type { RawHandle } from './listeners.js'
+
+/** How long the anchor may take to start a successor before the restart gives up on it. */
+const SPAWN_TIMEOUT_MS = 10_000
 
 export interface Generation {
   pid: number
@@ -17,6 +21,10 @@ export class AnchorLink {
   private seq = 0
   private readonly exits = new Map<number, (r: { code: number | null; signal: string | null }) => void>()
   private readonly spawns = new Map<number, { resolve: (pid: number) => void; reject: (e: Error) => void }>()
+  /** The anchor died (kill -9, say): nothing it was asked will be answered, and it spawns nothing more. */
+  gone = false
+  private readonly pids = new Map<number, number>()
+  private readonly goneListeners: Array<() => void> = []
 
   static connect(log: Logger): AnchorLink | undefined {
     if (!process.send || !process.env[`SMOOTH_ANCHOR_PID`] || env.role() !== 'primary') return undefined
@@ -34,7 +42,22 @@ export class AnchorLink {
     })
     // The anchor must not keep this process alive, nor its loss kill it.
     process.channel?.unref()
-    process.on('disconnect', () => this.log.warn('anchor is gone'))
+    process.on('disconnect', () => {
+      this.gone = true
+      this.log.warn('anchor is gone')
+      const why = new SmoothError('SMOOTH_ANCHOR_GONE', 'it exited while a successor was being started')
+      for (const s of this.spawns.values()) s.reject(why)
+      this.spawns.clear()
+      // A successor it started is not reported any more when it exits: watch its pid instead.
+      for (const [id, done] of this.exits) watchPid(this.pids.get(id), () => done({ code: null, signal: null }))
+      this.exits.clear()
+      for (const f of this.goneListeners.splice(0)) f()
+    })
+  }
+
+  onGone(f: () => void): void {
+    if (this.gone) f()
+    else this.goneListeners.push(f)
   }
 
   private send(msg: ToAnchor, handle?: RawHandle): void {
@@ -42,13 +65,22 @@ export class AnchorLink {
   }
 
   async spawn(command: string, args: string[], childEnv: Record<string, string>, listeners: Array<{ key: string; handle: RawHandle }>): Promise<Generation> {
+    if (this.gone) throw new SmoothError('SMOOTH_ANCHOR_GONE', 'it cannot start a successor')
     const id = ++this.seq
     for (const l of listeners) this.send({ smooth: TAG, act: 'fd', key: l.key }, l.handle)
     const exited = new Promise<{ code: number | null; signal: string | null }>((r) => this.exits.set(id, r))
+    // Every step of a rollout has a deadline: an anchor that never answers fails the restart.
+    let timer: NodeJS.Timeout | undefined
     const pid = await new Promise<number>((resolve, reject) => {
       this.spawns.set(id, { resolve, reject })
+      timer = setTimeout(() => {
+        this.spawns.delete(id)
+        reject(new SmoothError('SMOOTH_ANCHOR_GONE', `it did not start the successor within ${SPAWN_TIMEOUT_MS} ms`))
+      }, SPAWN_TIMEOUT_MS)
       this.send({ smooth: TAG, act: 'spawn', id, command, args, env: childEnv, keys: listeners.map((l) => l.key) })
-    })
+    }).finally(() => clearTimeout(timer))
+    this.pids.set(id, pid)
+    void exited.then(() => this.pids.delete(id))
     return {
       pid,
       exited,
@@ -61,4 +93,24 @@ export class AnchorLink {
   handover(toPid: number): void {
     this.send({ smooth: TAG, act: 'handover', toPid })
   }
+}
+
+/** Calls `done` once `pid` no longer exists (polled: it is not our child, no event says so). */
+function watchPid(pid: number | undefined, done: () => void): void {
+  const alive = (): boolean => {
+    if (!pid) return false
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch {
+      return false
+    }
+  }
+  if (!alive()) return done()
+  const timer = setInterval(() => {
+    if (alive()) return
+    clearInterval(timer)
+    done()
+  }, 200)
+  timer.unref()
 }

@@ -23,6 +23,8 @@ import { StatusServer, connectStatus, type StatusClient } from './status-channel
 import { AnchorLink, type Generation } from './anchor-link.js'
 import { notifySystemd } from './systemd.js'
 import { checkAllowed } from '../admin/allow-list.js'
+import { AdminSecret } from './admin-secret.js'
+import { warnAboutAdmin } from './admin-warning.js'
 import { PrimaryMetrics, aggregate, type CarriedCounters } from '../metrics/primary-metrics.js'
 import { WorkerCounts } from '../metrics/worker-counts.js'
 
@@ -73,7 +75,13 @@ export function createPrimaryRuntime(): RuntimeHooks {
   let successor: Generation | undefined
   let predecessor: StatusClient | undefined
   let adminServer: { app: FastifyInstance; fd: number; port: number } | undefined
+  let adminSecret: AdminSecret | undefined
+  /** A restart's handover while it runs: a shutdown waits for it to unwind (it never completes then). */
+  let handingOver: Promise<void> | undefined
+  const stopRequested = (): boolean => stopping !== undefined
   const rollouts = new Rollouts()
+  /** Called when a shutdown starts (a handshake in progress fails at once). */
+  const onStop: Array<() => void> = []
   const metrics = new PrimaryMetrics(() => {
     const n: Record<string, number> = { starting: 0, ready: 0, draining: 0 }
     for (const w of pool?.live() ?? []) n[w.state] = (n[w.state] ?? 0) + 1
@@ -125,11 +133,10 @@ export function createPrimaryRuntime(): RuntimeHooks {
     } catch (err) {
       fatal(err)
     }
-    for (const s of config.servers) {
-      if (s.adminPattern && !config.process.adminToken) {
-        log.warn({ server: s.name, pattern: s.adminPattern }, 'admin has no token: it answers loopback clients only')
-      }
-    }
+    // Before any worker is forked: they inherit the environment this takes the token out of.
+    adminSecret = new AdminSecret(config.process.adminToken)
+    warnAboutAdmin(config, log)
+    anchor?.onGone(() => anchorGone())
     pool = new WorkerPool({
       size: config.process.workers,
       servers: config.servers.map((s) => s.name),
@@ -219,6 +226,8 @@ export function createPrimaryRuntime(): RuntimeHooks {
     }
     counters.restarts++
     for (let i = 0; i < pool!.size; i++) {
+      // Told to stop while starting (the old generation was told first): no more workers.
+      if (stopRequested()) return
       const slot = pool!.fork(WORKER_SETTLE_MS)
       await pool!.whenAccepting(slot, config!.process.readyTimeoutMs)
       channel.send({ t: 'workerReady', workerPid: slot.pid })
@@ -228,6 +237,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
       }
       await next('retired', config!.process.gracefulTimeoutMs + 15_000)
     }
+    if (stopRequested()) return
     channel.send({ t: 'ready' })
     await next('handover', HANDOVER_TIMEOUT_MS + SETTLE_MS)
     const restart = rollouts.current
@@ -241,10 +251,27 @@ export function createPrimaryRuntime(): RuntimeHooks {
     channel.close()
   }
 
+  /**
+   * The anchor died: signals now come to this pid. The live primary says so in the pid file (the
+   * anchor's pid may be given to another process by the OS); restarts spawn directly from here on.
+   */
+  function anchorGone(): void {
+    const pidFile = config?.process.pidFile
+    if (!pidFile || state === 'retiring' || state === 'stopping' || state === 'stopped') return
+    try {
+      writePidFile(pidFile)
+      log.warn({ pidFile }, 'the anchor is gone: the pid file now names this primary')
+    } catch (err) {
+      log.error({ code: (err as SmoothError).code }, `cannot rewrite the pid file: ${(err as Error).message}`)
+    }
+  }
+
   function status(): Record<string, unknown> {
     return {
       pid: process.pid,
-      anchorPid: Number(process.env[EnvNames.anchorPid]) || null,
+      anchorPid: anchor?.gone ? null : Number(process.env[EnvNames.anchorPid]) || null,
+      // 'gone': the anchor died; signals go to this pid (the pid file says so), restarts spawn directly.
+      anchor: anchor?.gone || process.env[EnvNames.anchorGone] === '1' ? 'gone' : anchor ? 'alive' : 'none',
       generation,
       state,
       uptimeMs: Date.now() - startedAt,
@@ -326,7 +353,17 @@ export function createPrimaryRuntime(): RuntimeHooks {
     startRollout('restart', reason, newExeFilePath).done
 
   /** Starts the successor and walks it through the status-channel handshake; throws on any failure. */
-  async function handOver(plan: LaunchPlan, rec: RolloutRecord, hooks: RequesterHooks): Promise<void> {
+  function handOver(plan: LaunchPlan, rec: RolloutRecord, hooks: RequesterHooks): Promise<void> {
+    handingOver = handOverSteps(plan, rec, hooks)
+    return handingOver
+  }
+
+  /** Throws once a shutdown has started: it wins over a restart at every step. */
+  function checkNotStopping(): void {
+    if (stopRequested()) throw new SmoothError('SMOOTH_SHUTTING_DOWN')
+  }
+
+  async function handOverSteps(plan: LaunchPlan, rec: RolloutRecord, hooks: RequesterHooks): Promise<void> {
     const channel = new StatusServer(log)
     channel.on('refused', () => metrics.refused())
     channel.on('hello', () => workerCounts.connect((f) => channel.send(f)))
@@ -346,18 +383,26 @@ export function createPrimaryRuntime(): RuntimeHooks {
       [EnvNames.statusAddr]: address,
       [EnvNames.statusToken]: channel.token,
       [EnvNames.failureFile]: failure,
+      ...adminSecret?.forSuccessor(),
     }
+    delete childEnv[EnvNames.adminVerifier]
     if (!full) childEnv[InheritEnv] = JSON.stringify(Object.fromEntries(passed.map((l, i) => [l.key, 3 + i])))
     // The successor binds the ports the way they are bound now (a port 0 became a real port).
     if (full) childEnv[BoundPortsEnv] = JSON.stringify(Object.fromEntries(listeners.map((l) => [l.spec.key, l.port])))
     let child: Generation | undefined
     try {
       rec.progress.step = `starting ${plan.target}`
-      if (anchor) {
+      checkNotStopping()
+      if (anchor && !anchor.gone) {
         if (full) await stopServingForFullRestart(rec)
         child = await anchor.spawn(plan.command, plan.args, childEnv, passed.map((l) => ({ key: l.key, handle: l.handle ?? adminHandle() })))
       } else {
         if (full) await stopServingForFullRestart(rec)
+        // Without an anchor (none, or it died), this process starts the successor itself.
+        if (anchor) {
+          delete childEnv[EnvNames.anchorPid]
+          childEnv[EnvNames.anchorGone] = '1'
+        }
         const proc = spawnGeneration(plan.command, plan.args, passed.map((l) => l.fd), childEnv, false)
         const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
           proc.once('exit', (code, signal) => resolve({ code, signal }))
@@ -368,16 +413,24 @@ export function createPrimaryRuntime(): RuntimeHooks {
       }
       successor = child
       log.info({ successor: child.pid, target: plan.target, generation: generation + 1, statusChannel: address }, 'successor started')
+      checkNotStopping()
       await handshake(channel, child, rec, hooks)
       // Every worker of ours has drained by now (each retired before the next new one started).
-      channel.send({ t: 'handover', metrics: await workerCounts.handOver() })
+      const counts = await workerCounts.handOver()
+      // The last check: after it, nothing awaits before the handover is sent.
+      checkNotStopping()
+      channel.send({ t: 'handover', metrics: counts })
       anchor?.handover(child.pid)
     } catch (err) {
       successor = undefined
       // What the successor's workers answered during the overlap stays counted.
       workerCounts.lost()
-      child?.kill('SIGKILL')
-      const exit = child ? await Promise.race([child.exited, grace(3000)]) : undefined
+      const stoppingNow = stopRequested()
+      // A shutdown: the successor stops gracefully with us (its workers drain); a failure: it is killed.
+      child?.kill(stoppingNow ? 'SIGTERM' : 'SIGKILL')
+      const exit = child ? await Promise.race([child.exited, grace(stoppingNow ? (config!.process.gracefulShutdownTimeoutMs + 5_000) : 3000)]) : undefined
+      if (stoppingNow && child && !exit) child.kill('SIGKILL')
+      if (stoppingNow) throw new SmoothError('SMOOTH_SHUTTING_DOWN')
       let detail = (err as Error).message
       if (exit && (exit.code !== null || exit.signal)) detail += ` (exit code ${exit.code}${exit.signal ? `, signal ${exit.signal}` : ''})`
       try { detail += `: ${readFileSync(failure, 'utf8').trim()}` } catch { /* no error was recorded */ }
@@ -396,7 +449,8 @@ export function createPrimaryRuntime(): RuntimeHooks {
       spec,
       fd,
       pattern: spec.server,
-      token: config!.process.adminToken,
+      credentials: adminSecret?.credentials,
+      hosts: config!.process.adminHosts,
       auth: started.find((s) => s.adminAuth)?.adminAuth,
       context: { control: (command, args) => handleControl(command, args) },
       log,
@@ -464,6 +518,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
         clearTimeout(timer)
         reject(err)
       }
+      onStop.push(() => fail(new SmoothError('SMOOTH_SHUTTING_DOWN')))
       void child.exited.then(({ code, signal }) => fail(new Error(`successor ${child.pid} exited before ready (code ${code}${signal ? `, signal ${signal}` : ''})`)))
       channel.on('hello', () => {
         channel.send({ t: 'welcome', counters: { ...counters, workerCrashes: counters.workerCrashes + (pool?.crashes ?? 0), metrics: metrics.counters() }, history: rollouts.history, restart: rec })
@@ -589,6 +644,8 @@ export function createPrimaryRuntime(): RuntimeHooks {
       return stopping
     }
     stopping = (async () => {
+      // A restart in its handshake learns it at once (and never hands over).
+      for (const f of onStop.splice(0)) f()
       await bootPromise?.catch(() => {})
       const wasRetiring = state === 'retiring'
       state = 'stopping'
@@ -605,7 +662,10 @@ export function createPrimaryRuntime(): RuntimeHooks {
       const forced = await drained
       await adminServer?.app.close()
       if (successor && !wasRetiring) await Promise.race([successor.exited, grace(timeoutMs + 15_000)])
-      if (config?.process.pidFile && !anchor) removePidFile(config.process.pidFile)
+      // A restart that was starting its successor when the shutdown came: wait until it has unwound
+      // (the successor told to stop and gone), so no process outlives this one.
+      if (!wasRetiring) await Promise.race([handingOver?.catch(() => {}), grace(timeoutMs + 15_000)])
+      if (config?.process.pidFile && (!anchor || anchor.gone)) removePidFile(config.process.pidFile)
       state = 'stopped'
       log.info({ forced }, 'all servers shutdown')
       doneResolve()

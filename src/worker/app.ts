@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type onRequestHookHandler } from 'fastify'
 import underPressure from '@fastify/under-pressure'
 import type { Logger } from 'pino'
 import type { ResolvedProcess, ResolvedServer } from '../config/resolve.js'
@@ -6,26 +6,10 @@ import type { Server } from '../server.js'
 import { lazyChildLoggerFactory } from './request-logger.js'
 import type { WorkerMetrics } from '../metrics/worker-metrics.js'
 import { adminPlugin, type AdminContext } from '../admin/plugin.js'
-
-/**
- * Per-request "incoming request"/"request completed" lines cost more than a hello-world they log:
- * they are written at debug level instead of info. Errors keep Fastify's own levels.
- */
-class QuietRequests extends LogController {
-  /** Read once: the level is set from the config before the apps are built, and not changed. */
-  constructor(private readonly debug: boolean) {
-    super()
-  }
-  override incomingRequest(request: Parameters<LogController['incomingRequest']>[0]): void {
-    // Checked before building the line's object: the hot path allocates nothing for a disabled line.
-    if (this.debug) request.log.debug({ req: request }, 'incoming request')
-  }
-  override requestCompleted(...args: Parameters<LogController['requestCompleted']>): void {
-    const [error, , reply] = args
-    if (error) super.requestCompleted(...args)
-    else if (this.debug) reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed')
-  }
-}
+import { workerCredentials, type AdminCredentials } from '../admin/credentials.js'
+import { makeGuard, isLocal } from '../admin/guard.js'
+import { processAttempts } from '../admin/attempts.js'
+import { QuietRequests } from './quiet-requests.js'
 
 /** Builds the Fastify instance of one named server: under-pressure, the user's steps, admin. */
 export async function buildApp(
@@ -38,7 +22,7 @@ export async function buildApp(
 ): Promise<FastifyInstance> {
   const options = {
     loggerInstance: log.child({ server: server.name }) as FastifyBaseLogger,
-    logController: new QuietRequests(log.isLevelEnabled('debug')),
+    logController: new QuietRequests(log.isLevelEnabled('debug'), metrics?.clientErrors(server.name)),
     childLoggerFactory: lazyChildLoggerFactory,
     keepAliveTimeout: config.idleTimeoutMs,
     requestTimeout: config.readTimeoutMs,
@@ -47,6 +31,10 @@ export async function buildApp(
   // (One instance type for both: the request path Smooth adds is the same.)
   const app = (config.http2 ? Fastify({ ...options, http2: true }) : Fastify(options)) as unknown as FastifyInstance
   if (metrics) metrics.instrument(app, server.name)
+  // Malformed requests never reach a route: counted here (Fastify answers them and logs at trace).
+  const malformed = metrics?.clientErrors(server.name)
+  if (malformed) app.server.on('clientError', () => malformed.inc('malformed'))
+  const credentials = workerCredentials(proc.adminToken)
   const retryAfter = config.underPressure.retryAfter ?? 10
   await app.register(underPressure, {
     // Utilisation over the last sample, not since start: a worker busy now is under pressure now,
@@ -69,14 +57,36 @@ export async function buildApp(
     if (result instanceof Promise) await result
   }
   if (metrics && config.metricsPath) {
-    app.get(config.metricsPath, async (_req, reply) => {
+    app.get(config.metricsPath, { onRequest: metricsAccess(proc, credentials, server.adminAuth, log) }, async (_req, reply) => {
       const { status, body } = await admin.control('metrics', {})
       return reply.code(status).type(status === 200 ? 'text/plain; version=0.0.4; charset=utf-8' : 'application/json').send(body)
     })
   }
   if (config.adminPattern) {
-    await app.register(adminPlugin, { prefix: config.adminPattern, context: admin, token: proc.adminToken, ...(server.adminAuth ? { auth: server.adminAuth } : {}) })
+    await app.register(adminPlugin, {
+      prefix: config.adminPattern, context: admin, credentials, hosts: proc.adminHosts, log, ...(server.adminAuth ? { auth: server.adminAuth } : {}),
+    })
   }
   await app.ready()
   return app
+}
+
+/**
+ * Who may read metrics on the app ports (`metricsAccess`): "admin" (default) applies admin's rule (a
+ * token if there is one, else direct loopback requests with a loopback Host, or the user's auth hook);
+ * "local": direct loopback requests only; "open": anyone (the pre-0.2 behaviour).
+ */
+function metricsAccess(proc: ResolvedProcess, credentials: AdminCredentials | undefined, userAuth: onRequestHookHandler | undefined, log: Logger): onRequestHookHandler[] {
+  switch (proc.metricsAccess) {
+    case 'open':
+      return []
+    case 'local':
+      return [async (req, reply) => {
+        if (!isLocal(req)) await reply.code(403).send({ error: 'metrics answer direct loopback requests only', code: 'SMOOTH_ADMIN_FORBIDDEN' })
+      }]
+    case 'admin': {
+      const guard = makeGuard({ prefix: '', credentials, userAuth: Boolean(userAuth), stateChanging: new Set(), open: new Set(), hosts: proc.adminHosts, attempts: processAttempts(log) }) as onRequestHookHandler
+      return userAuth && !credentials ? [userAuth, guard] : [guard]
+    }
+  }
 }
