@@ -590,7 +590,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
       const e = err as SmoothError
       const code = e.code ?? 'ERROR'
       const http = code === 'SMOOTH_ROLLOUT_IN_PROGRESS' || code === 'SMOOTH_GRACEFUL_DISABLED' || code === 'SMOOTH_SHUTTING_DOWN' ? 409
-        : code === 'SMOOTH_EXE_NOT_ALLOWED' ? 403 : code.startsWith('SMOOTH_EXE_') ? 400 : 500
+        : code === 'SMOOTH_EXE_NOT_ALLOWED' || code === 'SMOOTH_EXE_UNSAFE' ? 403 : code.startsWith('SMOOTH_EXE_') ? 400 : 500
       return { status: http, body: { error: e.message, code } }
     }
     switch (command) {

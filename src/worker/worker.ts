@@ -13,6 +13,7 @@ import { WorkerMetrics } from '../metrics/worker-metrics.js'
 import { carriedOnly } from '../metrics/ledger.js'
 import { closeWebSockets } from './long-lived.js'
 import { watchPressure, whenHealthy } from './pressure.js'
+import { FdExhaustion, PressureReport, fdExhaustionCode } from './fd-exhaustion.js'
 
 /** How long a keep-alive connection idle at drain time may still deliver a request already sent. */
 const IDLE_GRACE_MS = 250
@@ -53,6 +54,8 @@ export function createWorkerRuntime(): RuntimeHooks {
   let metrics: WorkerMetrics | undefined
   const serverOf = new Map<number, string>()
   const servingWaiters: Array<() => void> = []
+  const pressure = new PressureReport((under) => send({ smooth: TAG, act: 'pressure', under }))
+  let fds: FdExhaustion | undefined
 
   const send = (msg: FromWorker, cb?: () => void): void => {
     if (process.connected) process.send!(msg, undefined, {}, cb ? () => cb() : undefined)
@@ -88,6 +91,9 @@ export function createWorkerRuntime(): RuntimeHooks {
         metrics = new WorkerMetrics(`${env.generation()}.${env.workerId()}`, () => trackers.reduce((n, t) => n + t.stats().inflight, 0),
           () => apps[0]?.memoryUsage())
       }
+      // Before under-pressure starts sampling: a worker out of descriptors must not die of it.
+      fds = new FdExhaustion(log, metrics?.fdExhausted, (exhausted) => { if (state === 'ready') pressure.set('fds', exhausted) })
+      fds.guardMemoryUsage()
       for (const sc of config.servers) {
         const server = started.get(sc.name)!
         const app = await buildApp(server, sc, config.process, log, adminContext, metrics)
@@ -126,7 +132,7 @@ export function createWorkerRuntime(): RuntimeHooks {
       // under-pressure reads 0 (or nothing) as its default, 1 s.
       const sampleMs = Math.max(...limited.map((sc) => sc.underPressure.sampleInterval || 1000))
       await whenHealthy(apps, sampleMs, config.process.readyTimeoutMs / 2)
-      watchPressure(apps, Math.max(10, Math.round(sampleMs / 2)), (under) => send({ smooth: TAG, act: 'pressure', under }))
+      watchPressure(apps, Math.max(10, Math.round(sampleMs / 2)), (under) => pressure.set('limits', under))
     }
     state = 'ready'
     send({ smooth: TAG, act: 'ready' })
@@ -164,7 +170,9 @@ export function createWorkerRuntime(): RuntimeHooks {
     const accepted = metrics?.accepted.labels({ server: serverOf.get(listener) ?? '' })
     handle.onconnection = (status, client) => {
       if (status < 0 || !client) {
-        log.warn({ status, listener }, 'accept failed')
+        const exhausted = fdExhaustionCode(status)
+        if (exhausted) fds?.hit('accept', exhausted)
+        else log.warn({ status, listener }, 'accept failed')
         return
       }
       // As net.Server does for an http.Server (noDelay is on by default there): no Nagle delay.
