@@ -5,7 +5,7 @@ import { connect } from 'node:net'
 export interface Reply { status: number; body: string; headers: Record<string, string | string[] | undefined> }
 
 /** One request on a new connection (agent: false), with a bounded wait that names what it waited for. */
-export function get(url: string, opts: { timeoutMs?: number; headers?: Record<string, string>; method?: string; agent?: Agent; body?: string } = {}): Promise<Reply> {
+export function get(url: string, opts: { timeoutMs?: number; headers?: Record<string, string>; method?: string; agent?: Agent; body?: string; localAddress?: string } = {}): Promise<Reply> {
   const u = new URL(url)
   const req = u.protocol === 'https:' ? httpsRequest : httpRequest
   return new Promise((resolve, reject) => {
@@ -14,6 +14,7 @@ export function get(url: string, opts: { timeoutMs?: number; headers?: Record<st
       headers: opts.headers,
       agent: opts.agent ?? false,
       rejectUnauthorized: false,
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
       timeout: opts.timeoutMs ?? 10_000,
     }, (res) => {
       let body = ''

@@ -26,8 +26,10 @@ export class SmoothProcess {
   private waiters: Array<() => void> = []
   exitCode: number | null | undefined
 
-  constructor(script: string, env: Record<string, string | undefined> = {}, args: string[] = []) {
-    this.child = spawn(process.execPath, [script, ...args], {
+  /** `launcher`: a command that execs node with the rest (e.g. a shell that sets `ulimit -n` first). */
+  constructor(script: string, env: Record<string, string | undefined> = {}, args: string[] = [], launcher: string[] = []) {
+    const [command, ...before] = [...launcher, process.execPath]
+    this.child = spawn(command!, [...before, script, ...args], {
       cwd: ROOT,
       env: { ...process.env, SMOOTH_CONFIG: undefined, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
