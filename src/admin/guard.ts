@@ -77,7 +77,7 @@ export function makeGuard(opts: GuardOptions) {
         return
       }
     }
-    if (!hostAllowed(req.headers.host, localPort, defaultPort, rules)) {
+    if (!hostAllowed(hostOf(req), localPort, defaultPort, rules)) {
       await refuse(reply, 403, 'SMOOTH_ADMIN_HOST', rules.token ? 'Host is not one of adminHosts' : 'without an admin token, only a loopback Host with this port is served')
       return
     }
@@ -113,5 +113,11 @@ export function makeGuard(opts: GuardOptions) {
 /** Host has been checked against our names; the browser's Origin (or Sec-Fetch-Site) must match it. */
 function sameOriginProof(req: FastifyRequest): boolean {
   if (req.headers['sec-fetch-site'] === 'same-origin') return true
-  return req.headers.origin === `${req.protocol}://${req.headers.host}`
+  return req.headers.origin === `${req.protocol}://${hostOf(req)}`
+}
+
+/** HTTP/1 Host, or HTTP/2's :authority (Node's compatibility layer has no Host then). */
+function hostOf(req: FastifyRequest): string | undefined {
+  const h = req.headers.host ?? req.headers[':authority']
+  return typeof h === 'string' ? h : undefined
 }

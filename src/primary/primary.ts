@@ -435,6 +435,8 @@ export function createPrimaryRuntime(): RuntimeHooks {
       if (exit && (exit.code !== null || exit.signal)) detail += ` (exit code ${exit.code}${exit.signal ? `, signal ${exit.signal}` : ''})`
       try { detail += `: ${readFileSync(failure, 'utf8').trim()}` } catch { /* no error was recorded */ }
       successor = undefined
+      // An anchor that does not answer keeps its own code: the operator's fix is not the release's.
+      if ((err as SmoothError).code === 'SMOOTH_ANCHOR_GONE') throw err
       throw new SmoothError('SMOOTH_ROLLOUT_FAILED', 'restart', detail)
     } finally {
       channel.close()
@@ -518,6 +520,8 @@ export function createPrimaryRuntime(): RuntimeHooks {
         clearTimeout(timer)
         reject(err)
       }
+      // One restart at a time: the hook of an earlier one (settled long ago) goes.
+      onStop.length = 0
       onStop.push(() => fail(new SmoothError('SMOOTH_SHUTTING_DOWN')))
       void child.exited.then(({ code, signal }) => fail(new Error(`successor ${child.pid} exited before ready (code ${code}${signal ? `, signal ${signal}` : ''})`)))
       channel.on('hello', () => {
@@ -590,7 +594,8 @@ export function createPrimaryRuntime(): RuntimeHooks {
       const e = err as SmoothError
       const code = e.code ?? 'ERROR'
       const http = code === 'SMOOTH_ROLLOUT_IN_PROGRESS' || code === 'SMOOTH_GRACEFUL_DISABLED' || code === 'SMOOTH_SHUTTING_DOWN' ? 409
-        : code === 'SMOOTH_EXE_NOT_ALLOWED' || code === 'SMOOTH_EXE_UNSAFE' ? 403 : code.startsWith('SMOOTH_EXE_') ? 400 : 500
+        : code === 'SMOOTH_EXE_NOT_ALLOWED' || code === 'SMOOTH_EXE_UNSAFE' ? 403 : code.startsWith('SMOOTH_EXE_') ? 400
+          : code === 'SMOOTH_ANCHOR_GONE' ? 503 : 500
       return { status: http, body: { error: e.message, code } }
     }
     switch (command) {
