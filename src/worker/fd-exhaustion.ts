@@ -6,6 +6,8 @@ import type { Logger } from 'pino'
 /** How often the condition is logged (with the count since the last line), and re-checked. */
 const LOG_EVERY_MS = 10_000
 const PROBE_EVERY_MS = 500
+/** At least this long without new connections once exhausted: no pause/resume flapping (and log lines) every sample. */
+const MIN_PAUSE_MS = 2_000
 const EMFILE = constants.errno.EMFILE
 const ENFILE = constants.errno.ENFILE
 
@@ -29,7 +31,7 @@ export function fdExhaustionCode(status: number): 'EMFILE' | 'ENFILE' | undefine
  *    error is still thrown;
  *  - the worker then reports itself under pressure, so the primary stops giving it connections while
  *    another worker can take them (libuv would otherwise accept and drop them), and reports again
- *    once a descriptor can be opened (probed every PROBE_EVERY_MS);
+ *    once a descriptor can be opened (probed every PROBE_EVERY_MS, after MIN_PAUSE_MS);
  *  - the condition is logged at most once per LOG_EVERY_MS, with a count, and counted in
  *    `smooth_worker_fd_exhausted_total`.
  */
@@ -38,6 +40,7 @@ export class FdExhaustion {
   private since = 0
   private lastLog = 0
   private probe: NodeJS.Timeout | undefined
+  private exhaustedAt = 0
 
   constructor(
     private readonly log: Logger,
@@ -57,12 +60,14 @@ export class FdExhaustion {
     }
     if (this.exhausted) return
     this.exhausted = true
+    this.exhaustedAt = now
     this.report(true)
     this.probe = setInterval(() => this.check(), PROBE_EVERY_MS)
     this.probe.unref()
   }
 
   private check(): void {
+    if (Date.now() - this.exhaustedAt < MIN_PAUSE_MS) return
     try {
       closeSync(openSync('/dev/null', 'r'))
     } catch {
