@@ -4,16 +4,17 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 import { SmoothProcess, dist, killAll, ROOT } from './helpers/proc.js'
+import { requires, which } from './helpers/requires.js'
 
 after(killAll)
 const ARTIFACTS = join(ROOT, 'test-artifacts')
 
-test('admin page in a real browser: sign in, reload with progress, restart to a new generation', { timeout: 120_000 }, async () => {
+test('admin page in a real browser: sign in, reload with progress, restart to a new generation', { timeout: 120_000, ...requires('chromium') }, async () => {
   mkdirSync(ARTIFACTS, { recursive: true })
   const p = new SmoothProcess(dist('test/fixtures/app.js'), { GRACEFUL: '1', WORKERS: '2', SMOOTH_ADMIN_TOKEN: 'browser-token' })
   // Playwright makes a fresh profile directory itself; the flags are this machine's (see the issue).
   const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: which('chromium'),
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
   })
   try {

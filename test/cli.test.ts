@@ -10,6 +10,7 @@ import { SmoothProcess, dist, killAll, until, isAlive } from './helpers/proc.js'
 import { get, refused } from './helpers/http.js'
 import { steadyLoad } from './helpers/load.js'
 import { writeRelease } from './helpers/release.js'
+import { requires } from './helpers/requires.js'
 
 after(killAll)
 const run = promisify(execFile)
@@ -72,7 +73,7 @@ async function freePort(): Promise<number> {
   return port
 }
 
-test('fleet restart across three hosts behind HAProxy under load; a failure on host 2 stops the fleet', { timeout: 180_000 }, async () => {
+test('fleet restart across three hosts behind HAProxy under load; a failure on host 2 stops the fleet', { timeout: 180_000, ...requires('haproxy') }, async () => {
   const releases = join(root, 'releases')
   const a = writeRelease(join(releases, 'A'), 'A')
   const b = writeRelease(join(releases, 'B'), 'B')

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { SmoothProcess, dist, isAlive, until, killAll } from './helpers/proc.js'
 import { get } from './helpers/http.js'
+import { requires } from './helpers/requires.js'
 
 after(killAll)
 
@@ -30,7 +31,7 @@ test('Example 3: two servers on four ports share the workers; one server\'s admi
   }
 })
 
-test('Example 2: HTTPS with a given certificate; a missing key file is a clear error', async () => {
+test('Example 2: HTTPS with a given certificate; a missing key file is a clear error', requires('openssl'), async () => {
   const dir = mkdtempSync(join(tmpdir(), 'smooth-tls-'))
   const cert = join(dir, 'c.pem')
   const key = join(dir, 'k.pem')
@@ -53,7 +54,7 @@ test('Example 2: HTTPS with a given certificate; a missing key file is a clear e
   }
 })
 
-test('Example 2 through its admin: https://…/debug/admin/restart restarts the HTTPS service', { timeout: 60_000 }, async () => {
+test('Example 2 through its admin: https://…/debug/admin/restart restarts the HTTPS service', { timeout: 60_000, ...requires('openssl') }, async () => {
   const p = new SmoothProcess(dist('examples/https.js'), { HOST: '127.0.0.1', PORT: '0' })
   try {
     const port = await p.ready(30_000)
@@ -89,7 +90,7 @@ test('Example 3 through its admin: reload on s1\'s port replaces the workers of 
   }
 })
 
-test('Example 2 without a certificate generates a development one with openssl', async () => {
+test('Example 2 without a certificate generates a development one with openssl', requires('openssl'), async () => {
   const p = new SmoothProcess(dist('examples/https.js'), { HOST: '127.0.0.1', PORT: '0' })
   try {
     const port = await p.ready(30_000)

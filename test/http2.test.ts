@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { SmoothProcess, killAll, dist, until } from './helpers/proc.js'
 import { reloadBySignal } from './helpers/rollout.js'
 import { parseExposition, total } from './helpers/exposition.js'
+import { requires } from './helpers/requires.js'
 
 after(killAll)
 const root = mkdtempSync(join(tmpdir(), 'smooth-h2-'))
@@ -27,7 +28,7 @@ function h2get(session: ClientHttp2Session, path: string): Promise<{ status: num
   })
 }
 
-test('HTTP/2 over TLS drains with GOAWAY: the stream in flight finishes, the client moves to a new connection', { timeout: 60_000 }, async () => {
+test('HTTP/2 over TLS drains with GOAWAY: the stream in flight finishes, the client moves to a new connection', { timeout: 60_000, ...requires('openssl') }, async () => {
   const cert = join(root, 'cert.pem')
   const key = join(root, 'key.pem')
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', key, '-out', cert], { stdio: 'ignore' })

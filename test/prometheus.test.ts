@@ -9,6 +9,7 @@ import { steadyLoad } from './helpers/load.js'
 import { writeRelease } from './helpers/release.js'
 import { reloadBySignal, restartBySignal } from './helpers/rollout.js'
 import { Prometheus, type PromSeries } from './helpers/prometheus.js'
+import { requires, which } from './helpers/requires.js'
 import { chartPage, type ChartPanel, type Marker } from './helpers/chart.js'
 
 after(killAll)
@@ -35,7 +36,7 @@ function dashboardQueries(rangeSeconds: number): Array<{ where: string; expr: st
 
 const finite = (s: PromSeries[]): boolean => s.some((x) => (x.values ?? (x.value ? [x.value] : [])).some(([, v]) => Number.isFinite(Number(v))))
 
-test('a real Prometheus scrapes a reload and a restart: every dashboard query has data, increase() is exact across the restart', { timeout: 180_000 }, async () => {
+test('a real Prometheus scrapes a reload and a restart: every dashboard query has data, increase() is exact across the restart', { timeout: 180_000, ...requires('prometheus', 'chromium') }, async () => {
   const p = new SmoothProcess(writeRelease(join(root, 'app'), 'A'), {})
   let prom: Prometheus | undefined
   try {
@@ -111,7 +112,7 @@ async function picture(prom: Prometheus, start: number, end: number): Promise<vo
     for (const [t] of s.values!) { if (t - prev > 3) markers.push({ at: t, label: `${s.metric.kind} done` }); prev = t }
   }
   mkdirSync(ARTIFACTS, { recursive: true })
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] })
+  const browser = await chromium.launch({ executablePath: which('chromium'), args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] })
   try {
     const page = await browser.newPage({ viewport: { width: 1160, height: 560 } })
     await page.setContent(chartPage('Smooth: a reload, then a restart, under load (real Prometheus data, 1 s scrapes)', panels, markers, start, end))
