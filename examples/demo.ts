@@ -3,7 +3,7 @@
  * Environment: PORT (8199), HOST (every interface), WORKERS (one per core), PID_FILE.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
-import { server } from '../src/index.js'
+import { server } from 'smooth-runtime'
 
 const s = server()
 s.bindHandler('/', async () => 'Hello!\n')

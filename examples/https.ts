@@ -6,7 +6,7 @@
 import cluster from 'node:cluster'
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync } from 'node:fs'
-import { server } from '../src/index.js'
+import { server } from 'smooth-runtime'
 
 function devCertificate(): { cert: string; key: string } {
   const dir = '.smooth-dev-cert'

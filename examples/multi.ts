@@ -2,7 +2,7 @@
  * The seed's Example 3: two servers, four ports, one set of workers, managed together.
  * http://127.0.0.1:8100/debug/admin/shutdown stops both. PORTS=a,b,c,d and HOST override the ports.
  */
-import { server, wait } from '../src/index.js'
+import { server, wait } from 'smooth-runtime'
 
 const [p1, p2, p3, p4] = (process.env.PORTS ?? '8100,8200,8300,8400').split(',')
 const host = process.env.HOST ?? ''

@@ -26,11 +26,14 @@ export class SmoothProcess {
   private waiters: Array<() => void> = []
   exitCode: number | null | undefined
 
-  /** `launcher`: a command that execs node with the rest (e.g. a shell that sets `ulimit -n` first). */
-  constructor(script: string, env: Record<string, string | undefined> = {}, args: string[] = [], launcher: string[] = []) {
+  /**
+   * `launcher`: a command that execs node with the rest (e.g. a shell that sets `ulimit -n` first).
+   * `cwd`: where it runs (an app directory for `smooth start`).
+   */
+  constructor(script: string, env: Record<string, string | undefined> = {}, args: string[] = [], launcher: string[] = [], cwd = ROOT) {
     const [command, ...before] = [...launcher, process.execPath]
     this.child = spawn(command!, [...before, script, ...args], {
-      cwd: ROOT,
+      cwd,
       env: { ...process.env, SMOOTH_CONFIG: undefined, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
