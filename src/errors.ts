@@ -33,6 +33,14 @@ export const ErrorCodes = {
   SMOOTH_ADMIN_CSRF: 'admin refused an action made with the page cookie without a same-origin POST',
   SMOOTH_ADMIN_UNAUTHORIZED: 'admin token required',
   SMOOTH_ADMIN_TOO_MANY_ATTEMPTS: 'too many failed admin authentications from this client',
+  // `smooth start` and existing Fastify apps
+  SMOOTH_CLI_USAGE: '%s',
+  SMOOTH_ENTRY_NOT_FOUND: 'entry %s does not exist',
+  SMOOTH_ENTRY_NO_EXPORT: 'entry %s has nothing to run: export a Fastify plugin (default async (app, opts)), a factory (build, buildApp, or a default export taking no argument) returning a Fastify instance, or start a server with Smooth\'s API',
+  SMOOTH_ENTRY_FAILED: 'entry %s failed to start: %s',
+  SMOOTH_FACTORY_AS_PLUGIN: '%s returned a Fastify instance: it is a factory, not a plugin (nothing it defines would be served); give it to setAppFactory(), or export it as build/buildApp for smooth start',
+  SMOOTH_FACTORY_INVALID: 'the app factory returned %s: it must return a Fastify instance (or a promise of one) that is not ready yet (do not call ready() or listen() in it)',
+  SMOOTH_FASTIFY_OPTION_OWNED: 'Fastify option "%s" (in %s) is set by Smooth: %s',
 } as const
 
 export type ErrorCode = keyof typeof ErrorCodes

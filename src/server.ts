@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyPluginCallback, FastifyPluginAsync, RouteOptions, RouteHandlerMethod, onRequestHookHandler } from 'fastify'
 import type { ServerSettings } from './config/keys.js'
 import { SmoothError } from './errors.js'
+import { checkFastifyOptions } from './config/fastify-options.js'
+import { refuseFactory, type AppFactory } from './worker/factory.js'
 
 /** A step that configures the server's Fastify instance in each worker (recorded in the primary). */
 export type SetupStep = (app: FastifyInstance) => unknown
@@ -35,6 +37,8 @@ export class Server {
   readonly steps: SetupStep[] = []
   adminEnabled = false
   adminAuth: onRequestHookHandler | undefined
+  /** When set, each worker serves the instance this returns instead of building its own. */
+  appFactory: AppFactory | undefined
   private started = false
 
   constructor(name: string) {
@@ -56,7 +60,28 @@ export class Server {
     plugin: FastifyPluginCallback<Options> | FastifyPluginAsync<Options>,
     options?: Options,
   ): this {
-    this.steps.push((app) => app.register(plugin as FastifyPluginAsync<Options>, options as Options))
+    // A factory given here would define its routes on an instance nobody serves: refuse it at start.
+    this.steps.push((app) => app.register(refuseFactory(plugin as FastifyPluginAsync<Options>), options as Options))
+    return this
+  }
+
+  /**
+   * Fastify constructor options (trustProxy, bodyLimit, genReqId, …), merged over the config file's
+   * `fastify:` section. Options Smooth owns (logger, https, http2, serverFactory, …) throw
+   * SMOOTH_FASTIFY_OPTION_OWNED naming the Smooth way.
+   */
+  setFastifyOptions(options: Record<string, unknown>): this {
+    checkFastifyOptions(options, 'setFastifyOptions')
+    this.settings.fastify = { ...this.settings.fastify, ...options }
+    return this
+  }
+
+  /**
+   * Serves the Fastify instance `factory` returns (Fastify's testing-guide shape: build() or buildApp()),
+   * in each worker. Smooth adds its parts (under-pressure, metrics, admin, the steps above) to it.
+   */
+  setAppFactory(factory: AppFactory): this {
+    this.appFactory = factory
     return this
   }
 
@@ -125,6 +150,7 @@ export class Server {
   start(): Promise<void> {
     if (this.started) return Promise.reject(new SmoothError('SMOOTH_ALREADY_STARTED', this.name))
     this.started = true
+    announceStart()
     return rt().start(this)
   }
 
@@ -151,6 +177,10 @@ export class Server {
 }
 
 const servers = new Map<string, Server>()
+
+let announceStart!: () => void
+/** Settles when a server of this process calls start(): `smooth start` tells a script from a module. */
+export const firstStart = new Promise<void>((resolve) => (announceStart = resolve))
 
 /** The named singleton: server('s1') returns the same object anywhere in the program. */
 export function server(name = 'default'): Server {

@@ -9,8 +9,10 @@ import { parseArgs } from 'node:util'
 import { readFileSync } from 'node:fs'
 import { AdminClient, type Status } from './client.js'
 import { rollOut } from './rollout.js'
+import { readRecord } from './record.js'
 
-const USAGE = `usage: smooth <status|reload|restart|shutdown> [options]
+const USAGE = `usage: smooth start <entry> [options]     (smooth start --help)
+       smooth <status|reload|restart|shutdown> [options]   (no options: the server started in this directory)
   --url URL         admin base URL, e.g. http://127.0.0.1:8199/debug/admin (repeat for a fleet:
                     hosts are rolled one at a time, each gated on the previous one being healthy)
   --token TOKEN     admin token (default: $SMOOTH_ADMIN_TOKEN)
@@ -22,6 +24,8 @@ const USAGE = `usage: smooth <status|reload|restart|shutdown> [options]
 export const ExitCode = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const
 
 async function main(argv: string[]): Promise<number> {
+  // `start` runs the server in this process (and its children re-run this command line): its own file.
+  if (argv[0] === 'start') return (await import('./start.js')).start(argv.slice(1))
   let parsed
   try {
     parsed = parseArgs({
@@ -59,6 +63,10 @@ async function main(argv: string[]): Promise<number> {
   if (values['pid-file']) return bySignal(command, values['pid-file'], say)
 
   const urls = values.url ?? []
+  // No address given: the server `smooth start` runs from this directory (see record.ts).
+  const here = urls.length === 0 ? readRecord(process.cwd()) : undefined
+  if (here?.admin) urls.push(here.admin)
+  else if (here) return bySignal(command, `the server started here (pid ${here.pid})`, say, here.pid)
   if (urls.length === 0) {
     process.stderr.write(`smooth: give --url (the admin base URL) or --pid-file\n${USAGE}\n`)
     return ExitCode.usage
@@ -122,10 +130,10 @@ function errorOf(body: unknown): string {
   return String((body as { error?: unknown })?.error ?? JSON.stringify(body))
 }
 
-function bySignal(command: string, pidFile: string, say: (h: string, d: Record<string, unknown>) => void): number {
+function bySignal(command: string, pidFile: string, say: (h: string, d: Record<string, unknown>) => void, known?: number): number {
   let pid: number
   try {
-    pid = Number(readFileSync(pidFile, 'utf8').trim())
+    pid = known ?? Number(readFileSync(pidFile, 'utf8').trim())
   } catch (err) {
     say(`cannot read ${pidFile}: ${(err as NodeJS.ErrnoException).code}`, { error: 'pid file unreadable' })
     return ExitCode.unreachable

@@ -3,7 +3,7 @@
  * environment variable names (SMOOTH_ + upper snake case) and the README's key list.
  * Durations are seconds as a number, or a string with a unit: "500ms", "2s", "1m".
  */
-export type KeyKind = 'addresses' | 'string' | 'boolean' | 'integer' | 'duration' | 'object'
+export type KeyKind = 'addresses' | 'string' | 'boolean' | 'integer' | 'duration' | 'object' | 'fastify'
 
 export interface KeySpec {
   kind: KeyKind
@@ -37,6 +37,7 @@ export const ConfigKeys = {
   readTimeout: { kind: 'duration', scope: 'server', description: 'time allowed to receive a whole request (0 = none)' },
   idleTimeout: { kind: 'duration', scope: 'server', description: 'keep-alive idle timeout' },
   underPressure: { kind: 'object', scope: 'server', description: '@fastify/under-pressure limits: maxEventLoopDelay, maxHeapUsedBytes, maxRssBytes, maxEventLoopUtilization, retryAfter, sampleInterval' },
+  fastify: { kind: 'fastify', scope: 'server', description: 'Fastify constructor options (trustProxy, bodyLimit, …); those Smooth owns (logger, https, http2, serverFactory, keepAliveTimeout, requestTimeout) are refused, naming the Smooth key to use' },
 } as const satisfies Record<string, KeySpec>
 
 export type ConfigKey = keyof typeof ConfigKeys
@@ -77,6 +78,8 @@ export interface ServerSettings {
   readTimeout?: number | string
   idleTimeout?: number | string
   underPressure?: UnderPressureLimits
+  /** Fastify constructor options; merged key by key across layers (file < env < code). */
+  fastify?: Record<string, unknown>
 }
 
 export const MetricsAccess = ['admin', 'local', 'open'] as const

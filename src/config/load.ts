@@ -72,7 +72,7 @@ export function loadEnvSettings(env = process.env): ServerSettings {
   for (const key of Object.keys(ConfigKeys)) {
     const raw = env[envName(key)]
     if (raw === undefined || raw === '') continue
-    if (key === 'underPressure') {
+    if (key === 'underPressure' || key === 'fastify') {
       try {
         out[key] = JSON.parse(raw)
       } catch {

@@ -30,6 +30,8 @@ export interface ResolvedServer {
   readTimeoutMs: number
   idleTimeoutMs: number
   underPressure: UnderPressureLimits
+  /** Fastify constructor options of the user (validated: none of those Smooth owns). */
+  fastify: Record<string, unknown>
 }
 
 export interface ResolvedProcess {
@@ -105,6 +107,7 @@ export function resolveConfig(code: CodeServer[], env = process.env, file?: File
   const listeners: ListenerSpec[] = []
   const servers: ResolvedServer[] = code.map((s) => {
     const merged: ServerSettings = { ...fileCfg.base, ...fileCfg.named[s.name], ...envCfg, ...s.settings }
+    merged.fastify = { ...fileCfg.base.fastify, ...fileCfg.named[s.name]?.fastify, ...envCfg.fastify, ...s.settings.fastify }
     return resolveServer(s.name, merged, listeners)
   })
 
@@ -176,6 +179,7 @@ function resolveServer(name: string, s: ServerSettings, listeners: ListenerSpec[
     readTimeoutMs: toMs(s.readTimeout, Defaults.readTimeoutMs),
     idleTimeoutMs: toMs(s.idleTimeout, Defaults.idleTimeoutMs),
     underPressure: s.underPressure ?? {},
+    fastify: s.fastify ?? {},
     http2: s.http2 === true,
   }
   if (https.length > 0) server.tls = { certPath: s.httpsCertPath!, keyPath: s.httpsKeyPath! }

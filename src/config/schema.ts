@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject } from 'ajv'
 import { ConfigKeys, LogLevels, MetricsAccess, type KeyKind } from './keys.js'
 import { SmoothError } from '../errors.js'
+import { FASTIFY_OPTIONS_SCHEMA, checkFastifyOptions } from './fastify-options.js'
 
 /** JSON schemas generated once from the key table; ajv reports the key path of what is wrong. */
 const DURATION = { anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', pattern: '^\\d+(\\.\\d+)?(ms|s|m|h)?$' }] }
@@ -22,6 +23,7 @@ function schemaOf(kind: KeyKind): object {
     case 'integer': return { type: 'integer', minimum: 1, maximum: 1024 }
     case 'duration': return DURATION
     case 'object': return UNDER_PRESSURE
+    case 'fastify': return FASTIFY_OPTIONS_SCHEMA
   }
 }
 
@@ -54,6 +56,8 @@ function describe(err: ErrorObject, where: string, prefix: string): SmoothError 
 export function checkSettings(value: unknown, where: string, prefix = '', coerce = false): void {
   const validate = coerce ? validateSettingsCoercing : validateSettings
   if (!validate(value)) throw describe(validate.errors![0]!, where, prefix)
+  const fastify = (value as { fastify?: Record<string, unknown> }).fastify
+  if (fastify) checkFastifyOptions(fastify, `${prefix}fastify in ${where}`)
 }
 
 /** "2s" -> 2000; 2 -> 2000 (numbers are seconds, as in GoFrame). */

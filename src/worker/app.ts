@@ -10,6 +10,7 @@ import { workerCredentials, type AdminCredentials } from '../admin/credentials.j
 import { makeGuard, isLocal } from '../admin/guard.js'
 import { processAttempts } from '../admin/attempts.js'
 import { QuietRequests } from './quiet-requests.js'
+import { instanceFrom } from './factory.js'
 
 /** Builds the Fastify instance of one named server: under-pressure, the user's steps, admin. */
 export async function buildApp(
@@ -21,6 +22,7 @@ export async function buildApp(
   metrics: WorkerMetrics | undefined,
 ): Promise<FastifyInstance> {
   const options = {
+    ...config.fastify,
     loggerInstance: log.child({ server: server.name }) as FastifyBaseLogger,
     logController: new QuietRequests(log.isLevelEnabled('debug'), metrics?.clientErrors(server.name)),
     childLoggerFactory: lazyChildLoggerFactory,
@@ -29,7 +31,10 @@ export async function buildApp(
   }
   // HTTP/2 without Fastify's own TLS: the worker terminates TLS and hands it decrypted h2 sockets.
   // (One instance type for both: the request path Smooth adds is the same.)
-  const app = (config.http2 ? Fastify({ ...options, http2: true }) : Fastify(options)) as unknown as FastifyInstance
+  // A factory's instance keeps its own logger and options: it was built by the user's code.
+  const app = server.appFactory
+    ? await instanceFrom(server.appFactory)
+    : (config.http2 ? Fastify({ ...options, http2: true }) : Fastify(options)) as unknown as FastifyInstance
   if (metrics) metrics.instrument(app, server.name)
   // Malformed requests never reach a route: counted here (Fastify answers them and logs at trace).
   const malformed = metrics?.clientErrors(server.name)
