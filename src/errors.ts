@@ -40,6 +40,7 @@ export const ErrorCodes = {
   SMOOTH_ENTRY_FAILED: 'entry %s failed to start: %s',
   SMOOTH_FACTORY_AS_PLUGIN: '%s returned a Fastify instance: it is a factory, not a plugin (nothing it defines would be served); give it to setAppFactory(), or export it as build/buildApp for smooth start',
   SMOOTH_FACTORY_INVALID: 'the app factory returned %s: it must return a Fastify instance (or a promise of one) that is not ready yet (do not call ready() or listen() in it)',
+  SMOOTH_SCALE_INVALID: 'cannot scale to %s: %s',
   SMOOTH_FASTIFY_OPTION_OWNED: 'Fastify option "%s" (in %s) is set by Smooth: %s',
 } as const
 

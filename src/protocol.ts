@@ -19,7 +19,7 @@
 
 export const TAG = 1 as const
 
-export type ControlCommand = 'shutdown' | 'reload' | 'restart' | 'status' | 'metrics' | 'ready'
+export type ControlCommand = 'shutdown' | 'reload' | 'restart' | 'status' | 'metrics' | 'ready' | 'scale'
 
 // primary -> worker
 export interface ListenMessage { smooth: typeof TAG; act: 'listen'; listener: number }

@@ -29,9 +29,10 @@ button.danger{border-color:#a50e0e;color:#a50e0e}input{font:inherit;padding:5px 
 <p><button id="reload">Reload workers</button>
 <button id="restart">Restart</button> <input id="exe" placeholder="new executable or entry (optional)">
 <button id="shutdown" class="danger">Shut down</button></p>
+<p><input id="workersWanted" type="number" min="1" style="width:6em"> <button id="scale">Scale workers</button></p>
 <p id="progress"></p><p id="error"></p></section>
 <section><h2>Servers</h2><table id="servers"></table></section>
-<section><h2>Workers</h2><table id="workers"></table></section>
+<section><h2>Workers <span id="wanted"></span></h2><table id="workers"></table></section>
 <section><h2>Last rollouts</h2><table id="history"></table></section>
 </main>
 <script>
@@ -52,6 +53,9 @@ function render(s) {
   $('progress').textContent = r ? r.kind + ' #' + r.id + ' running: ' + r.progress.done + ' of ' + r.progress.total + ' · ' + r.progress.step + ' · ' + age(now - r.startedAt) : ''
   $('history').innerHTML = row(['#', 'kind', 'result', 'duration', 'when', 'error'], 'th') + s.rollouts.map((h) =>
     row([h.id, esc(h.kind), '<span class="' + esc(h.result) + '">' + esc(h.result) + '</span>', h.durationMs != null ? (h.durationMs / 1000).toFixed(1) + ' s' : '', new Date(h.startedAt).toLocaleTimeString(), esc(h.error ? h.error.message : '')])).join('')
+  $('wanted').textContent = '(' + s.workersWanted + ' wanted)'
+  $('workersWanted').placeholder = String(s.workersWanted)
+  $('scale').disabled = Boolean(r) || s.state !== 'serving'
   for (const id of ['reload', 'restart']) $(id).disabled = Boolean(r) || !s.graceful || s.state !== 'serving'
 }
 async function poll() {
@@ -73,6 +77,7 @@ async function act(command, query) {
 $('reload').onclick = () => act('reload')
 $('restart').onclick = () => act('restart', $('exe').value ? '?newExeFilePath=' + encodeURIComponent($('exe').value) : '')
 $('shutdown').onclick = () => act('shutdown')
+$('scale').onclick = () => act('scale', '?workers=' + encodeURIComponent($('workersWanted').value))
 $('loginForm').onsubmit = async (e) => {
   e.preventDefault()
   const res = await fetch(base + '/login', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: $('token').value }) })

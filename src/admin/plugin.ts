@@ -24,7 +24,7 @@ export interface AdminOptions {
   auth?: onRequestHookHandler
 }
 
-const ACTIONS = ['restart', 'reload', 'shutdown'] as const
+const ACTIONS = ['restart', 'reload', 'shutdown', 'scale'] as const
 
 /**
  * The admin routes under the admin pattern: the page, status, login/logout, and the actions. GET on
@@ -56,7 +56,7 @@ async function guardedRoutes(app: FastifyInstance, opts: AdminOptions): Promise<
     prefix: app.prefix,
     credentials: opts.credentials,
     userAuth: Boolean(opts.auth),
-    stateChanging: new Set(['/restart', '/reload', '/shutdown', '/login', '/logout']),
+    stateChanging: new Set(['/restart', '/reload', '/shutdown', '/scale', '/login', '/logout']),
     open: new Set(['/', '/login']),
     hosts: opts.hosts,
     attempts,
@@ -105,7 +105,7 @@ async function guardedRoutes(app: FastifyInstance, opts: AdminOptions): Promise<
       handler: async (req, reply) => {
         const q = (req.query ?? {}) as Record<string, unknown>
         const args: Record<string, string | undefined> = {}
-        for (const name of ['newExeFilePath', 'wait']) {
+        for (const name of ['newExeFilePath', 'wait', 'workers']) {
           const v = q[name]
           if (v !== undefined && typeof v !== 'string') return reply.code(400).send(badRequest(`${name} given more than once`))
           if (typeof v === 'string' && v.includes('\0')) return reply.code(400).send(badRequest(`${name} contains a NUL byte`))

@@ -9,7 +9,7 @@ import { spawnGeneration, PRELOAD } from '../primary/successor.js'
 import { writePidFile, removePidFile } from '../primary/pidfile.js'
 import { pathToFileURL } from 'node:url'
 
-const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const
+const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'] as const
 
 /**
  * The anchor: the process the user started. It keeps its pid for the server's whole life, so

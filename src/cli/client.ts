@@ -1,6 +1,6 @@
 /** A small client for the admin API (fetch, Bearer token). */
 export interface RolloutRecord {
-  id: number; kind: 'reload' | 'restart'; result?: 'success' | 'failure'
+  id: number; kind: 'reload' | 'restart' | 'scale'; result?: 'success' | 'failure'
   error?: { code: string; message: string }; progress: { done: number; total: number; step: string }
   startedAt: number; durationMs?: number
 }
@@ -27,9 +27,9 @@ export class AdminClient {
     return (await res.json()) as Status
   }
 
-  async action(command: string, query: Record<string, string | undefined>): Promise<{ status: number; body: unknown }> {
+  async action(command: string, query: Record<string, string | undefined>, timeoutMs = 10_000): Promise<{ status: number; body: unknown }> {
     const q = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => e[1] !== undefined))
-    const res = await fetch(`${this.url}/${command}${q.size ? `?${q}` : ''}`, { method: 'POST', headers: this.headers(), signal: AbortSignal.timeout(10_000) })
+    const res = await fetch(`${this.url}/${command}${q.size ? `?${q}` : ''}`, { method: 'POST', headers: this.headers(), signal: AbortSignal.timeout(timeoutMs) })
     return { status: res.status, body: await res.json().catch(() => ({})) }
   }
 }

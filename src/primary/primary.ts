@@ -18,6 +18,8 @@ import { installSignals } from './signals.js'
 import { writePidFile, removePidFile } from './pidfile.js'
 import { Rollouts, type RolloutRecord } from './rollout.js'
 import { rollingReload } from './reload.js'
+import { scaleTarget, scaleTo } from './scale.js'
+import { envName } from '../config/keys.js'
 import { planLaunch, spawnGeneration, type LaunchPlan } from './successor.js'
 import { StatusServer, connectStatus, type StatusClient } from './status-channel.js'
 import { AnchorLink, type Generation } from './anchor-link.js'
@@ -99,6 +101,13 @@ export function createPrimaryRuntime(): RuntimeHooks {
     shutdown: (signal) => void shutdown(`signal ${signal}`),
     restart: (signal) => void restart(undefined, `signal ${signal}`).catch(() => {}),
     reload: (signal) => void reload(`signal ${signal}`).catch(() => {}),
+    scale: (change, signal) => {
+      try {
+        void startScale(change, `signal ${signal}`).done
+      } catch (err) {
+        log.warn({ signal, code: (err as SmoothError).code }, `scale refused: ${(err as Error).message}`)
+      }
+    },
   })
 
   function fatal(err: unknown): never {
@@ -347,6 +356,28 @@ export function createPrimaryRuntime(): RuntimeHooks {
     return { rec, done }
   }
 
+  /** Changes the worker count (smooth scale, the admin's scale, SIGTTIN/SIGTTOU); one rollout at a time. */
+  function startScale(spec: string | undefined, reason: string, keep?: WorkerSlot): { rec: RolloutRecord; done: Promise<RolloutRecord> } {
+    if (state !== 'serving') throw new SmoothError(state === 'starting' || state === 'collecting' ? 'SMOOTH_ROLLOUT_IN_PROGRESS' : 'SMOOTH_SHUTTING_DOWN', 'start-up')
+    const target = scaleTarget(spec, pool!.size)
+    const rec = rollouts.begin('scale', Math.abs(target - pool!.size))
+    log.info({ reason, rollout: rec.id, from: pool!.size, to: target }, 'workers scaling')
+    const done = scaleTo(pool!, target, rec, { readyTimeoutMs: config!.process.readyTimeoutMs, gracefulTimeoutMs: config!.process.gracefulTimeoutMs, settleMs: WORKER_SETTLE_MS, log, keep })
+      .then(() => {
+        rollouts.finish(rec)
+        metrics.rollout('scale', 'success', (rec.durationMs ?? 0) / 1000)
+        return rec
+      }, (err: unknown) => {
+        counters.rolloutFailures++
+        rollouts.finish(rec, err)
+        metrics.rollout('scale', 'failure', (rec.durationMs ?? 0) / 1000)
+        log.error({ rollout: rec.id, code: (err as SmoothError).code }, `scale failed: ${(err as Error).message}`)
+        throw err
+      })
+    done.catch(() => {})
+    return { rec, done }
+  }
+
   // async: a refusal becomes a rejected promise, never a throw inside a signal handler.
   const reload = async (reason: string): Promise<RolloutRecord> => startRollout('reload', reason).done
   const restart = async (newExeFilePath: string | undefined, reason: string): Promise<RolloutRecord> =>
@@ -386,6 +417,8 @@ export function createPrimaryRuntime(): RuntimeHooks {
       ...adminSecret?.forSuccessor(),
     }
     delete childEnv[EnvNames.adminVerifier]
+    // A scaled pool stays scaled across the restart.
+    if (pool && pool.size !== config!.process.workers) childEnv[envName('workers')] = String(pool.size)
     if (!full) childEnv[InheritEnv] = JSON.stringify(Object.fromEntries(passed.map((l, i) => [l.key, 3 + i])))
     // The successor binds the ports the way they are bound now (a port 0 became a real port).
     if (full) childEnv[BoundPortsEnv] = JSON.stringify(Object.fromEntries(listeners.map((l) => [l.spec.key, l.port])))
@@ -594,7 +627,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
       const e = err as SmoothError
       const code = e.code ?? 'ERROR'
       const http = code === 'SMOOTH_ROLLOUT_IN_PROGRESS' || code === 'SMOOTH_GRACEFUL_DISABLED' || code === 'SMOOTH_SHUTTING_DOWN' ? 409
-        : code === 'SMOOTH_EXE_NOT_ALLOWED' || code === 'SMOOTH_EXE_UNSAFE' ? 403 : code.startsWith('SMOOTH_EXE_') ? 400
+        : code === 'SMOOTH_EXE_NOT_ALLOWED' || code === 'SMOOTH_EXE_UNSAFE' ? 403 : code.startsWith('SMOOTH_EXE_') || code === 'SMOOTH_SCALE_INVALID' ? 400
           : code === 'SMOOTH_ANCHOR_GONE' ? 503 : 500
       return { status: http, body: { error: e.message, code } }
     }
@@ -619,6 +652,21 @@ export function createPrimaryRuntime(): RuntimeHooks {
       case 'shutdown':
         setImmediate(() => void shutdown('admin'))
         return { status: 200, body: { message: 'server shutdown' } }
+      case 'scale': {
+        let scaling: { rec: RolloutRecord; done: Promise<RolloutRecord> }
+        try {
+          // The worker holding a wait=1 request stays: it could not drain while it holds it.
+          scaling = startScale(args.workers, 'admin', requester)
+        } catch (err) {
+          return failure(err)
+        }
+        if (args.wait !== '1' && args.wait !== 'true') return { status: 202, body: { message: 'workers scaling', rollout: scaling.rec } }
+        try {
+          return { status: 200, body: { message: 'workers scaled', rollout: await scaling.done } }
+        } catch (err) {
+          return failure(err)
+        }
+      }
       case 'reload':
       case 'restart': {
         const wait = args.wait === '1' || args.wait === 'true'

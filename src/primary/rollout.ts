@@ -1,6 +1,6 @@
 import { SmoothError } from '../errors.js'
 
-export type RolloutKind = 'reload' | 'restart'
+export type RolloutKind = 'reload' | 'restart' | 'scale'
 export type RolloutResult = 'success' | 'failure'
 
 export interface RolloutRecord {

@@ -10,6 +10,8 @@ export interface SignalActions {
   shutdown(signal: string): void
   restart(signal: string): void
   reload(signal: string): void
+  /** SIGTTIN adds a worker, SIGTTOU removes one (Unicorn's signals). */
+  scale(change: string, signal: string): void
 }
 
 export function installSignals(actions: SignalActions): () => void {
@@ -17,6 +19,8 @@ export function installSignals(actions: SignalActions): () => void {
     ...ShutdownSignals.map((s) => [s, () => actions.shutdown(s)] as [NodeJS.Signals, () => void]),
     [RestartSignal, () => actions.restart(RestartSignal)],
     [ReloadSignal, () => actions.reload(ReloadSignal)],
+    ['SIGTTIN', () => actions.scale('+1', 'SIGTTIN')],
+    ['SIGTTOU', () => actions.scale('-1', 'SIGTTOU')],
   ]
   for (const [sig, fn] of handlers) process.on(sig, fn)
   return () => {

@@ -334,6 +334,11 @@ export class WorkerPool extends EventEmitter {
     return this.opts.size
   }
 
+  /** The worker count to keep (scale): replacements and refills aim at it from now on. */
+  resize(size: number): void {
+    this.opts.size = size
+  }
+
   resumeReplacing(): void {
     this.replacing = true
   }

@@ -36,7 +36,7 @@ interface ListeningHandle {
  */
 export function createWorkerRuntime(): RuntimeHooks {
   const log: Logger = createLogger('worker')
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const) {
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'] as const) {
     process.on(sig, () => log.debug({ signal: sig }, 'signal ignored by worker: the primary decides'))
   }
   const expected = new Set(env.servers())
