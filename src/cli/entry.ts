@@ -43,7 +43,9 @@ export async function loadEntry(file: string): Promise<Entry> {
   return { kind: 'plugin', plugin: fn as unknown as FastifyPluginAsync, options }
 }
 
+/** The error on one line: its code or class (SyntaxError, TypeError) and the first line of its message. */
 export function firstLine(err: unknown): string {
-  const e = err as { code?: string; message?: string }
-  return `${e.code && !String(e.code).startsWith('SMOOTH_') ? e.code + ': ' : ''}${String(e.message ?? err).split('\n')[0]}`
+  const e = err as { code?: string; message?: string; name?: string }
+  const kind = e.code && !String(e.code).startsWith('SMOOTH_') ? e.code : e.name && e.name !== 'Error' && e.name !== 'SmoothError' ? e.name : ''
+  return `${kind ? kind + ': ' : ''}${String(e.message ?? err).split('\n')[0]}`
 }

@@ -12,6 +12,7 @@ import { rollOut } from './rollout.js'
 import { readRecord } from './record.js'
 
 const USAGE = `usage: smooth start <entry> [options]     (smooth start --help)
+       smooth dev <entry> [options]       (start, one worker, reload on every saved change)
        smooth scale <N|+N|-N> [--url URL] [--token TOKEN]
        smooth <status|reload|restart|shutdown> [options]   (no options: the server started in this directory)
   --url URL         admin base URL, e.g. http://127.0.0.1:8199/debug/admin (repeat for a fleet:
@@ -26,7 +27,7 @@ export const ExitCode = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const
 
 async function main(argv: string[]): Promise<number> {
   // `start` runs the server in this process (and its children re-run this command line): its own file.
-  if (argv[0] === 'start') return (await import('./start.js')).start(argv.slice(1))
+  if (argv[0] === 'start' || argv[0] === 'dev') return (await import('./start.js')).start(argv.slice(1), argv[0])
   if (argv[0] === 'scale') return (await import('./scale.js')).scale(argv.slice(1))
   let parsed
   try {

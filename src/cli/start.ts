@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import Fastify from 'fastify'
 import { SmoothError } from '../errors.js'
 import { parseAddresses } from '../config/address.js'
@@ -20,8 +20,14 @@ const DEFAULT_ADMIN = '/debug/admin'
  * the same command line), so every step here is deterministic from argv and the environment. Flags
  * reach the config as SMOOTH_* variables: flags > environment > smooth.yaml > defaults.
  */
-export async function start(argv: string[]): Promise<number> {
+export async function start(argv: string[], mode: 'start' | 'dev' = 'start'): Promise<number> {
   const userStarted = process.env.SMOOTH_ROLE === undefined
+  // A child (primary, worker) that cannot start must exit: its IPC channel would keep it alive.
+  const fail = (err: unknown, code: number): number => {
+    report(err, code)
+    if (!userStarted) process.exit(code)
+    return code
+  }
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(START_USAGE + '\n')
     return 0
@@ -36,12 +42,18 @@ export async function start(argv: string[]): Promise<number> {
   if (!existsSync(file)) return fail(new SmoothError('SMOOTH_ENTRY_NOT_FOUND', file), 1)
   let admin: string | undefined
   try {
-    admin = applyFlags(opts)
+    admin = applyFlags(opts, mode)
   } catch (err) {
     return fail(err, 1)
   }
   // Picks this process's role and installs its signal handlers, before the user's code runs.
   const { server } = await import('../index.js')
+  // The primary watches (it runs the reloads); each reload's workers load the files as they are now.
+  if (mode === 'dev' && process.env.SMOOTH_ROLE === 'primary') {
+    const { watchAndReload } = await import('./dev.js')
+    const { logger } = await import('../log.js')
+    watchAndReload(dirname(file), () => server().reload(), logger()).unref()
+  }
   let entry: Entry
   try {
     entry = await loadEntry(file)
@@ -68,13 +80,13 @@ export async function start(argv: string[]): Promise<number> {
 }
 
 /** Sets the flags as SMOOTH_* variables; returns the admin URL when it can be known in advance. */
-function applyFlags(opts: StartOptions): string | undefined {
+function applyFlags(opts: StartOptions, mode: 'start' | 'dev'): string | undefined {
   const set = (key: string, value: string | undefined): void => {
     if (value !== undefined) process.env[envName(key)] = value
   }
-  set('workers', opts.workers?.toString())
+  set('workers', opts.workers?.toString() ?? (mode === 'dev' ? '1' : undefined))
   set('pidFile', opts.pidFile)
-  if (opts.graceful) set('graceful', 'true')
+  if (opts.graceful || mode === 'dev') set('graceful', 'true')
   if (opts.admin) set('adminPattern', opts.admin)
   // PORT and HOST work as in fastify-cli: the defaults of --port and --host.
   const port = opts.port ?? process.env.PORT
@@ -111,9 +123,8 @@ async function tryOnce(entry: Exclude<Entry, { kind: 'script' }>): Promise<void>
   }
 }
 
-/** One line on stderr: `smooth: CODE: what`, and the exit code (2: usage, 1: refused). */
-function fail(err: unknown, code: number): number {
+/** One line on stderr: `smooth: CODE: what` (exit code 2: usage, 1: refused). */
+function report(err: unknown, code: number): void {
   const e = err as { code?: string; message?: string }
   process.stderr.write(`smooth: ${e.code ? e.code + ': ' : ''}${firstLine({ message: e.message ?? String(err) })}${code === 2 ? ' (smooth start --help)' : ''}\n`)
-  return code
 }
