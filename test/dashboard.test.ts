@@ -60,8 +60,11 @@ test('dashboard: current schema, datasource as a variable, no hard-coded uid, ev
 })
 
 test('grafana provisioning and the example prometheus.yml parse and point at the dashboard folder', () => {
-  const ds = parseYaml(readFileSync(join(ROOT, 'grafana/provisioning/datasources/prometheus.yml'), 'utf8')) as { datasources: Array<{ type: string }> }
+  const ds = parseYaml(readFileSync(join(ROOT, 'grafana/provisioning/datasources/prometheus.yml'), 'utf8')) as { datasources: Array<{ type: string; isDefault?: boolean; uid?: string }> }
   assert.equal(ds.datasources[0]?.type, 'prometheus')
+  // A second default datasource makes Grafana refuse the file: never claim the default.
+  assert.equal(ds.datasources[0]?.isDefault, false)
+  assert.ok(ds.datasources[0]?.uid, 'a fixed uid')
   const dash = parseYaml(readFileSync(join(ROOT, 'grafana/provisioning/dashboards/smooth.yml'), 'utf8')) as { providers: Array<{ type: string; options: { path: string } }> }
   assert.equal(dash.providers[0]?.type, 'file')
   assert.match(dash.providers[0]!.options.path, /grafana\/dashboards$/)
