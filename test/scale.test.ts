@@ -29,10 +29,10 @@ async function smooth(...args: string[]): Promise<{ code: number; out: string; e
 
 interface Status { workers: Array<{ pid: number; state: string }>; workersWanted: number; rollouts: Array<{ kind: string; result: string }> }
 
-test('smooth scale 3 then 1 under load: the worker count follows, no request fails; bad counts refused untouched; SIGTTIN adds one', { timeout: 90_000 }, async () => {
+test('smooth scale 3 then 1 under load: the worker count follows, no request fails; bad counts refused untouched; SIGTTIN adds one; a restart keeps the count', { timeout: 90_000 }, async () => {
   writeFileSync(join(dir, 'app.mjs'), 'export default async function (app) { app.get("/", async () => process.pid) }\n')
   const port = await freePort()
-  const p = new SmoothProcess(CLI, {}, ['start', 'app.mjs', '-i', '1', '--port', String(port), '--host', '127.0.0.1', '--admin'], dir)
+  const p = new SmoothProcess(CLI, {}, ['start', 'app.mjs', '-i', '1', '--port', String(port), '--host', '127.0.0.1', '--admin', '--graceful'], dir)
   const status = async (): Promise<Status> => JSON.parse((await get(`http://127.0.0.1:${port}/debug/admin/status`)).body) as Status
   const ready = (s: Status): number[] => s.workers.filter((w) => w.state === 'ready').map((w) => w.pid)
   try {
@@ -62,6 +62,9 @@ test('smooth scale 3 then 1 under load: the worker count follows, no request fai
     p.signal('SIGTTIN')
     await p.waitFor('SIGTTIN scaled to 2', (l) => l.msg === 'workers scaled' && l.to === 2, 20_000)
     assert.equal(ready(await status()).length, 2)
+    const restart = await smooth('restart')
+    assert.equal(restart.code, 0, restart.out + restart.err)
+    assert.match(restart.out, /generation 2, 2 workers ready/)
     assert.equal((await smooth('shutdown')).code, 0)
     assert.equal((await p.waitExit()).code, 0)
   } finally {

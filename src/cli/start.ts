@@ -40,9 +40,11 @@ export async function start(argv: string[], mode: 'start' | 'dev' = 'start'): Pr
   }
   const file = resolve(opts.entry)
   if (!existsSync(file)) return fail(new SmoothError('SMOOTH_ENTRY_NOT_FOUND', file), 1)
+  // Only the process the user started reads the flags: the others inherit the SMOOTH_* variables it
+  // set, which lets a primary hand its successor a changed one (a scaled worker count).
   let admin: string | undefined
   try {
-    admin = applyFlags(opts, mode)
+    if (userStarted) admin = applyFlags(opts, mode)
   } catch (err) {
     return fail(err, 1)
   }
@@ -91,9 +93,10 @@ function applyFlags(opts: StartOptions, mode: 'start' | 'dev'): string | undefin
   // PORT and HOST work as in fastify-cli: the defaults of --port and --host.
   const port = opts.port ?? process.env.PORT
   const host = opts.host ?? process.env.HOST
+  const fromFile = loadConfigFile(findConfigFile()).base.address
   if (port !== undefined || host !== undefined) set('address', `${host ?? '127.0.0.1'}:${port ?? '3000'}`)
-  else if (!process.env[envName('address')] && !loadConfigFile(findConfigFile()).base.address) set('address', DEFAULT_ADDRESS)
-  const first = parseAddresses(process.env[envName('address')] ?? loadConfigFile(findConfigFile()).base.address)[0]
+  else if (!process.env[envName('address')] && !fromFile) set('address', DEFAULT_ADDRESS)
+  const first = parseAddresses(process.env[envName('address')] ?? fromFile)[0]
   if (opts.admin === undefined || !first || first.port === 0) return undefined
   const h = !first.host || first.host === '0.0.0.0' || first.host === '::' ? '127.0.0.1' : first.host
   return `http://${h.includes(':') ? `[${h}]` : h}:${first.port}${opts.admin || DEFAULT_ADMIN}`
