@@ -15,7 +15,7 @@ const app = (answer: string): string => `export default async function (app) { a
 test('smooth dev: an edit serves within 3 s; a syntax error is printed while the previous code keeps answering; the fix serves', { timeout: 60_000 }, async () => {
   writeFileSync(join(dir, 'app.mjs'), app('v1'))
   const port = await freePort()
-  const p = new SmoothProcess(dist('src/cli/smooth.js'), {}, ['dev', 'app.mjs', '--port', String(port)], dir)
+  const p = new SmoothProcess(dist('src/cli/smooth.js'), {}, ['dev', 'app.mjs', '--port', String(port)], [], dir)
   const url = `http://127.0.0.1:${port}/`
   const answers = async (body: string, what: string, ms: number): Promise<void> =>
     until(what, async () => (await get(url).catch(() => undefined))?.body === body, ms)

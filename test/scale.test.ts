@@ -32,7 +32,7 @@ interface Status { workers: Array<{ pid: number; state: string }>; workersWanted
 test('smooth scale 3 then 1 under load: the worker count follows, no request fails; bad counts refused untouched; SIGTTIN adds one; a restart keeps the count', { timeout: 90_000 }, async () => {
   writeFileSync(join(dir, 'app.mjs'), 'export default async function (app) { app.get("/", async () => process.pid) }\n')
   const port = await freePort()
-  const p = new SmoothProcess(CLI, {}, ['start', 'app.mjs', '-i', '1', '--port', String(port), '--host', '127.0.0.1', '--admin', '--graceful'], dir)
+  const p = new SmoothProcess(CLI, {}, ['start', 'app.mjs', '-i', '1', '--port', String(port), '--host', '127.0.0.1', '--admin', '--graceful'], [], dir)
   const status = async (): Promise<Status> => JSON.parse((await get(`http://127.0.0.1:${port}/debug/admin/status`)).body) as Status
   const ready = (s: Status): number[] => s.workers.filter((w) => w.state === 'ready').map((w) => w.pid)
   try {

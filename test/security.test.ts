@@ -1,6 +1,6 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, execFileSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,6 +8,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { SmoothProcess, dist, killAll, until, isAlive } from './helpers/proc.js'
 import { get, refused } from './helpers/http.js'
 import { writeRelease, writeShellExe } from './helpers/release.js'
+import { requires } from './helpers/requires.js'
 
 after(killAll)
 const root = mkdtempSync(join(tmpdir(), 'smooth-security-'))
@@ -17,15 +18,6 @@ const json = (body: string) => JSON.parse(body) as Record<string, unknown>
 const code = (body: string) => json(body).code
 function app(env: Record<string, string> = {}) {
   return new SmoothProcess(dist('test/fixtures/app.js'), { GRACEFUL: '1', WORKERS: '1', ...env })
-}
-
-function haproxyInstalled(): boolean {
-  try {
-    execFileSync('haproxy', ['-v'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
 }
 
 async function freePort(): Promise<number> {
@@ -38,7 +30,7 @@ async function freePort(): Promise<number> {
 
 test('through a real HAProxy on 127.0.0.1 (X-Forwarded-For): no token, everything refused; with the token, allowed', {
   timeout: 60_000,
-  skip: !haproxyInstalled() && 'haproxy is not installed (Debian package: haproxy)',
+  ...requires('haproxy'),
 }, async () => {
   const open = app()
   const guarded = app({ SMOOTH_ADMIN_TOKEN: TOKEN })

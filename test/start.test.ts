@@ -48,7 +48,7 @@ export async function buildApp() {
 async function startRestart(file: string, source: string): Promise<void> {
   writeFileSync(join(app, file), source)
   const port = await freePort()
-  const p = new SmoothProcess(bin, {}, ['start', file, '-i', '2', '--port', String(port), '--host', '127.0.0.1', '--admin', '--graceful'], app)
+  const p = new SmoothProcess(bin, {}, ['start', file, '-i', '2', '--port', String(port), '--host', '127.0.0.1', '--admin', '--graceful'], [], app)
   try {
     await p.ready()
     assert.equal(p.workerPids().length, 2, 'two workers')
