@@ -12,6 +12,9 @@
  *   primary --pause------------------------------------------> worker  (stop accepting; listen + accept resume)
  *   primary --drain{timeoutMs}-------------------------------> worker  (stop accepting, finish, exit)
  *   worker  --drained{forced}--------------------------------> primary (then the worker exits 0)
+ *   primary --ping-------------------------------------------> worker  (every second, once ready)
+ *   worker  --pong{stats}------------------------------------> primary (answered from its event loop:
+ *                                                                        silence means it is stuck)
  *
  * The listening sockets stay open in the primary the whole time; a worker accepts from its own
  * duplicate of each, so there is no per-connection message at all (see primary/listeners.ts).
@@ -33,7 +36,9 @@ export interface StatsRequest { smooth: typeof TAG; act: 'stats'; id: number }
 export interface MetricsRequest { smooth: typeof TAG; act: 'metrics'; id: number }
 /** Stop accepting new connections (under pressure while others are healthy); `listen` + `accept` resume. */
 export interface PauseMessage { smooth: typeof TAG; act: 'pause' }
-export type ToWorker = ListenMessage | AcceptMessage | DrainMessage | ControlReplyMessage | StatsRequest | MetricsRequest | PauseMessage
+/** The heartbeat: answered with `pong` by the worker's event loop (see primary/watchdog.ts). */
+export interface PingMessage { smooth: typeof TAG; act: 'ping' }
+export type ToWorker = ListenMessage | AcceptMessage | DrainMessage | ControlReplyMessage | StatsRequest | MetricsRequest | PauseMessage | PingMessage
 
 // worker -> primary
 export interface ReadyMessage { smooth: typeof TAG; act: 'ready' }
@@ -45,11 +50,13 @@ export interface ControlMessage {
 /** `metrics`: the worker's final registry dump, so its counts outlive it (see metrics/ledger.ts). */
 export interface DrainedMessage { smooth: typeof TAG; act: 'drained'; forced: number; metrics?: unknown[] }
 export interface WorkerStats { connections: number; inflight: number; rss: number; heapUsed: number }
+/** `requests`: answered so far (counted only when maxWorkerRequests is set, else 0). */
+export interface PongMessage { smooth: typeof TAG; act: 'pong'; stats: WorkerStats; requests: number }
 export interface StatsReply { smooth: typeof TAG; act: 'statsReply'; id: number; stats: WorkerStats }
 export interface MetricsReply { smooth: typeof TAG; act: 'metricsReply'; id: number; metrics: unknown[] }
 /** Sent when the worker goes under pressure (@fastify/under-pressure limits) or recovers. */
 export interface PressureMessage { smooth: typeof TAG; act: 'pressure'; under: boolean }
-export type FromWorker = MetricsReply | StatsReply | ReadyMessage | AcceptingMessage | ControlMessage | DrainedMessage | PressureMessage
+export type FromWorker = MetricsReply | StatsReply | ReadyMessage | AcceptingMessage | ControlMessage | DrainedMessage | PressureMessage | PongMessage
 
 export function isSmoothMessage<T extends { smooth: typeof TAG }>(msg: unknown): msg is T {
   return typeof msg === 'object' && msg !== null && (msg as { smooth?: unknown }).smooth === TAG

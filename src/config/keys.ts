@@ -1,9 +1,10 @@
 /**
  * The configuration keys, mirroring GoFrame's server config. One table drives the JSON schema, the
  * environment variable names (SMOOTH_ + upper snake case) and the README's key list.
- * Durations are seconds as a number, or a string with a unit: "500ms", "2s", "1m".
+ * Durations are seconds as a number, or a string with a unit: "500ms", "2s", "1m". Sizes are bytes as a
+ * number, or a string with a binary unit as PM2 reads them: "512MB" (or "512M") = 512 × 2^20 bytes.
  */
-export type KeyKind = 'addresses' | 'string' | 'boolean' | 'integer' | 'duration' | 'object' | 'fastify'
+export type KeyKind = 'addresses' | 'string' | 'boolean' | 'integer' | 'count' | 'duration' | 'bytes' | 'object' | 'fastify'
 
 export interface KeySpec {
   kind: KeyKind
@@ -36,6 +37,10 @@ export const ConfigKeys = {
   metricsPath: { kind: 'string', scope: 'server', description: 'path of the metrics endpoint on the app ports' },
   readTimeout: { kind: 'duration', scope: 'server', description: 'time allowed to receive a whole request (0 = none)' },
   idleTimeout: { kind: 'duration', scope: 'server', description: 'keep-alive idle timeout' },
+  workerTimeout: { kind: 'duration', scope: 'process', description: 'a worker whose event loop has not answered the primary for this long is killed (SIGKILL) and replaced (0 = off)' },
+  maxWorkerMemory: { kind: 'bytes', scope: 'process', description: 'a worker whose RSS stays above this is recycled: a replacement is ready first, then it drains (0 = off)' },
+  maxWorkerRequests: { kind: 'count', scope: 'process', description: 'a worker is recycled after answering this many requests (0 = off)' },
+  maxWorkerAge: { kind: 'duration', scope: 'process', description: 'a worker is recycled after running this long (0 = off)' },
   underPressure: { kind: 'object', scope: 'server', description: '@fastify/under-pressure limits: maxEventLoopDelay, maxHeapUsedBytes, maxRssBytes, maxEventLoopUtilization, retryAfter, sampleInterval' },
   fastify: { kind: 'fastify', scope: 'server', description: 'Fastify constructor options (trustProxy, bodyLimit, …); those Smooth owns (logger, https, http2, serverFactory, keepAliveTimeout, requestTimeout) are refused, naming the Smooth key to use' },
 } as const satisfies Record<string, KeySpec>
@@ -77,6 +82,10 @@ export interface ServerSettings {
   metricsPath?: string
   readTimeout?: number | string
   idleTimeout?: number | string
+  workerTimeout?: number | string
+  maxWorkerMemory?: number | string
+  maxWorkerRequests?: number
+  maxWorkerAge?: number | string
   underPressure?: UnderPressureLimits
   /** Fastify constructor options; merged key by key across layers (file < env < code). */
   fastify?: Record<string, unknown>

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { createSecureContext } from 'node:tls'
 import { SmoothError } from '../errors.js'
 import { ConfigKeys, type MetricsAccess, type ServerSettings, type UnderPressureLimits } from './keys.js'
-import { checkSettings, toMs } from './schema.js'
+import { checkSettings, toBytes, toMs } from './schema.js'
 import { parseAddresses, type ListenAddress } from './address.js'
 import { findConfigFile, loadConfigFile, loadEnvSettings, type FileConfig } from './load.js'
 
@@ -54,6 +54,12 @@ export interface ResolvedProcess {
   pidFile?: string
   logLevel: string
   configFile?: string
+  /** A worker silent this long is killed and replaced (0 = off). */
+  workerTimeoutMs: number
+  /** Recycling limits (0 = off): RSS in bytes, requests answered, time since ready. */
+  maxWorkerMemory: number
+  maxWorkerRequests: number
+  maxWorkerAgeMs: number
 }
 
 export interface ResolvedConfig {
@@ -69,6 +75,7 @@ export const Defaults = {
   readTimeoutMs: 0,
   idleTimeoutMs: 60_000,
   logLevel: 'info',
+  workerTimeoutMs: 30_000,
 }
 
 const PROCESS_KEYS = Object.entries(ConfigKeys).filter(([, s]) => s.scope === 'process').map(([k]) => k)
@@ -135,6 +142,10 @@ export function resolveConfig(code: CodeServer[], env = process.env, file?: File
       : [...new Set(listeners.map((l) => l.host).filter((h): h is string => Boolean(h) && h !== '0.0.0.0' && h !== '::')
         .map((h) => (h.includes(':') ? `[${h}]` : h)))],
     metricsAccess: (proc.metricsAccess ?? 'admin') as ResolvedProcess['metricsAccess'],
+    workerTimeoutMs: toMs(proc.workerTimeout, Defaults.workerTimeoutMs),
+    maxWorkerMemory: toBytes(proc.maxWorkerMemory),
+    maxWorkerRequests: proc.maxWorkerRequests ?? 0,
+    maxWorkerAgeMs: toMs(proc.maxWorkerAge, 0),
   }
   if (proc.adminToken) process.adminToken = proc.adminToken
   const adminAddr = parseAddresses(proc.adminAddress)

@@ -5,6 +5,7 @@ import { FASTIFY_OPTIONS_SCHEMA, checkFastifyOptions } from './fastify-options.j
 
 /** JSON schemas generated once from the key table; ajv reports the key path of what is wrong. */
 const DURATION = { anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', pattern: '^\\d+(\\.\\d+)?(ms|s|m|h)?$' }] }
+const BYTES = { anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', pattern: '^\\d+(\\.\\d+)?\\s*([kKmMgG]i?[bB]?|[bB])?$' }] }
 const ADDRESSES = { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] }
 const UNDER_PRESSURE = {
   type: 'object',
@@ -21,7 +22,9 @@ function schemaOf(kind: KeyKind): object {
     case 'string': return { type: 'string' }
     case 'boolean': return { type: 'boolean' }
     case 'integer': return { type: 'integer', minimum: 1, maximum: 1024 }
+    case 'count': return { type: 'integer', minimum: 0 }
     case 'duration': return DURATION
+    case 'bytes': return BYTES
     case 'object': return UNDER_PRESSURE
     case 'fastify': return FASTIFY_OPTIONS_SCHEMA
   }
@@ -48,7 +51,10 @@ function describe(err: ErrorObject, where: string, prefix: string): SmoothError 
     return new SmoothError('SMOOTH_CONFIG_UNKNOWN_KEY', `"${path}${sep}${key}" in ${where}`)
   }
   const path = prefix + err.instancePath.replace(/^\//, '').replace(/\//g, '.')
-  const detail = err.keyword === 'anyOf' ? 'must be a number of seconds or a duration like "2s"' : err.message
+  const key = err.instancePath.replace(/^\//, '')
+  const detail = err.keyword !== 'anyOf' ? err.message
+    : (ConfigKeys as Record<string, { kind: string }>)[key]?.kind === 'bytes' ? 'must be a number of bytes or a size like "512MB"'
+      : 'must be a number of seconds or a duration like "2s"'
   return new SmoothError('SMOOTH_CONFIG_INVALID', `"${path}" ${detail} (in ${where})`)
 }
 
@@ -66,5 +72,14 @@ export function toMs(value: number | string | undefined, fallbackMs: number): nu
   if (typeof value === 'number') return Math.round(value * 1000)
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value)!
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's']!
+  return Math.round(Number(m[1]) * unit)
+}
+
+/** "512MB" -> 536870912; 1000 -> 1000. Units are binary, as PM2's max_memory_restart reads them. */
+export function toBytes(value: number | string | undefined): number {
+  if (value === undefined) return 0
+  if (typeof value === 'number') return Math.round(value)
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)/i.exec(value)!
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2]!.toLowerCase()]!
   return Math.round(Number(m[1]) * unit)
 }

@@ -8,6 +8,8 @@ export interface CarriedCounters {
   crashes: number
   drainsForced: number
   channelRefused: number
+  timeouts?: number
+  recycles?: Record<string, number>
   /** The last rollout of each kind: when it finished, whether it succeeded, how long it took. */
   last?: Record<string, { at: number; success: number; seconds: number }>
 }
@@ -29,7 +31,9 @@ export class PrimaryMetrics {
   readonly drainsForced: Counter
   readonly crashes: Counter
   readonly channelRefused: Counter
-  private readonly carried: Required<CarriedCounters> = { rollouts: {}, crashes: 0, drainsForced: 0, channelRefused: 0, last: {} }
+  readonly timeouts: Counter
+  readonly recycles: Counter<'reason'>
+  private readonly carried: Required<CarriedCounters> = { rollouts: {}, crashes: 0, drainsForced: 0, channelRefused: 0, timeouts: 0, recycles: {}, last: {} }
 
   constructor(workerStates: () => Record<string, number>) {
     collectDefaultMetrics({ register: this.registry, prefix: 'smooth_primary_' })
@@ -48,7 +52,10 @@ export class PrimaryMetrics {
     this.drainsForced = new Counter({ name: 'smooth_drains_forced_total', help: 'drains that hit the graceful timeout (connections destroyed)', registers })
     this.crashes = new Counter({ name: 'smooth_worker_crashes_total', help: 'workers that died without being asked to', registers })
     this.channelRefused = new Counter({ name: 'smooth_status_channel_refused_total', help: 'status-channel connections refused (bad token, late, second)', registers })
+    this.timeouts = new Counter({ name: 'smooth_worker_timeouts_total', help: 'workers killed because their event loop stopped answering (workerTimeout)', registers })
+    this.recycles = new Counter({ name: 'smooth_worker_recycles_total', help: 'workers replaced for a limit: memory (maxWorkerMemory), pressure (under-pressure memory limit), requests, age', labelNames: ['reason'], registers })
     for (const kind of ['reload', 'restart']) for (const result of ['success', 'failure']) this.rollouts.inc({ kind, result }, 0)
+    for (const reason of ['memory', 'pressure', 'requests', 'age']) this.recycles.inc({ reason }, 0)
   }
 
   rollout(kind: string, result: 'success' | 'failure', seconds: number): void {
@@ -68,6 +75,8 @@ export class PrimaryMetrics {
   crash(): void { this.crashes.inc(); this.carried.crashes++ }
   forced(n: number): void { if (n > 0) { this.drainsForced.inc(n); this.carried.drainsForced += n } }
   refused(): void { this.channelRefused.inc(); this.carried.channelRefused++ }
+  timeout(): void { this.timeouts.inc(); this.carried.timeouts++ }
+  recycled(reason: string): void { this.recycles.inc({ reason }); this.carried.recycles[reason] = (this.carried.recycles[reason] ?? 0) + 1 }
 
   /** What to hand the successor. */
   counters(): CarriedCounters {
@@ -84,6 +93,8 @@ export class PrimaryMetrics {
     if (c.crashes) { this.crashes.inc(c.crashes); this.carried.crashes += c.crashes }
     if (c.drainsForced) { this.drainsForced.inc(c.drainsForced); this.carried.drainsForced += c.drainsForced }
     if (c.channelRefused) { this.channelRefused.inc(c.channelRefused); this.carried.channelRefused += c.channelRefused }
+    if (c.timeouts) { this.timeouts.inc(c.timeouts); this.carried.timeouts += c.timeouts }
+    for (const [reason, n] of Object.entries(c.recycles ?? {})) { this.recycles.inc({ reason }, n); this.carried.recycles[reason] = (this.carried.recycles[reason] ?? 0) + n }
     for (const [kind, last] of Object.entries(c.last ?? {})) if (!this.carried.last[kind]) this.setLast(kind, last)
   }
 }

@@ -43,8 +43,9 @@ export class WorkerMetrics {
     const p = (name: string, help: string, pick: (x: NonNullable<ReturnType<typeof pressure>>) => number) =>
       new Gauge({ name, help, labelNames: ['worker'], registers, collect() { const x = pressure(); if (x) this.set({ worker: w }, pick(x)) } })
     p('smooth_worker_event_loop_delay_seconds', 'event loop delay seen by under-pressure', (x) => x.eventLoopDelay / 1000)
-    p('smooth_worker_heap_used_bytes', 'heap used, as under-pressure reads it', (x) => x.heapUsed)
-    p('smooth_worker_rss_bytes', 'resident set size, as under-pressure reads it', (x) => x.rssBytes)
+    // Memory is read at scrape time, whatever the settings (under-pressure samples only when it has limits).
+    new Gauge({ name: 'smooth_worker_heap_used_bytes', help: 'V8 heap used', labelNames: ['worker'], registers, collect() { this.set({ worker: w }, process.memoryUsage().heapUsed) } })
+    new Gauge({ name: 'smooth_worker_rss_bytes', help: 'resident set size (what maxWorkerMemory compares)', labelNames: ['worker'], registers, collect() { this.set({ worker: w }, process.memoryUsage.rss()) } })
     p('smooth_worker_event_loop_utilization_ratio', 'event loop utilisation, as under-pressure reads it', (x) => x.eventLoopUtilized)
   }
 

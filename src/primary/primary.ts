@@ -14,6 +14,8 @@ import { TAG, type ControlCommand, type ControlMessage, type Counters, type Pred
 import type { RuntimeHooks, Server } from '../server.js'
 import { bindAll, inheritedFds, boundPorts, InheritEnv, BoundPortsEnv, type Listener, type RawHandle } from './listeners.js'
 import { WorkerPool, type WorkerSlot } from './workers.js'
+import { Watchdog, workerView } from './watchdog.js'
+import { Recycler } from './recycle.js'
 import { installSignals } from './signals.js'
 import { writePidFile, removePidFile } from './pidfile.js'
 import { Rollouts, type RolloutRecord } from './rollout.js'
@@ -156,12 +158,13 @@ export function createPrimaryRuntime(): RuntimeHooks {
       handles: listeners.map((l) => l.handle),
       onControl: (msg, from) => void control(msg, from).catch((err: unknown) => log.error({ err }, 'control request failed')),
     })
-    pool.on('exit', (slot: WorkerSlot) => { if (slot.crashed) metrics.crash() })
+    pool.on('exit', (slot: WorkerSlot) => { if (slot.crashed && !slot.killedFor) metrics.crash() })
     pool.on('counts', (_slot: WorkerSlot, final: unknown) => workerCounts.workerGone(final))
     pool.on('drained', (slot: WorkerSlot, ms: number) => {
       metrics.drainDuration.observe(ms / 1000)
       metrics.forced(slot.forced)
     })
+    watchWorkers(pool, config)
     try {
       if (predecessor) await startAfterPredecessor(predecessor)
       else await pool.startAll()
@@ -192,6 +195,34 @@ export function createPrimaryRuntime(): RuntimeHooks {
     }
     if (!anchor) notifySystemd(log, { READY: 1, MAINPID: process.pid })
     log.info({ workers: pool.live().length }, 'server ready')
+  }
+
+  /** Hung workers are killed (workerTimeout); workers over a limit are recycled (maxWorker*). */
+  function watchWorkers(pool: WorkerPool, config: ResolvedConfig): void {
+    const watchdog = new Watchdog(pool, config.process.workerTimeoutMs, log)
+    watchdog.on('timeout', () => metrics.timeout())
+    watchdog.start()
+    // under-pressure's memory limits are per server; the workers run every server: the lowest counts.
+    const lowest = (pick: (s: ResolvedConfig['servers'][number]) => number | undefined): number => {
+      const set = config.servers.map(pick).filter((v): v is number => v !== undefined && v > 0)
+      return set.length > 0 ? Math.min(...set) : 0
+    }
+    const limits = {
+      rssBytes: config.process.maxWorkerMemory,
+      pressureRssBytes: lowest((s) => s.underPressure.maxRssBytes),
+      pressureHeapBytes: lowest((s) => s.underPressure.maxHeapUsedBytes),
+      requests: config.process.maxWorkerRequests,
+      ageMs: config.process.maxWorkerAgeMs,
+    }
+    if (!Recycler.needed(limits)) return
+    const recycler = new Recycler(pool, {
+      limits, log, settleMs: WORKER_SETTLE_MS,
+      readyTimeoutMs: config.process.readyTimeoutMs,
+      gracefulTimeoutMs: config.process.gracefulTimeoutMs,
+      canRun: () => state === 'serving' && !rollouts.current && !successor,
+    })
+    recycler.on('recycled', (reason: string) => metrics.recycled(reason))
+    recycler.start()
   }
 
   /**
@@ -292,15 +323,12 @@ export function createPrimaryRuntime(): RuntimeHooks {
           return { protocol: spec.protocol, address: bound?.display ?? spec.text, port: bound?.port }
         }),
       })) ?? [],
-      workers: [...(pool?.slots.values() ?? [])].map((w) => ({
-        id: w.id, pid: w.pid, state: w.state, startedAt: w.startedAt, readyAt: w.readyAt,
-        inflight: w.stats?.inflight, connections: w.stats?.connections, rss: w.stats?.rss, heapUsed: w.stats?.heapUsed,
-      })),
+      workers: [...(pool?.slots.values() ?? [])].map(workerView),
       workersWanted: pool?.size ?? 0,
       admin: adminServer ? { address: adminServer.port } : null,
       rollout: rollouts.current ?? null,
       rollouts: rollouts.history,
-      counters: { ...counters, workerCrashes: counters.workerCrashes + (pool?.crashes ?? 0) },
+      counters: { ...counters, workerCrashes: counters.workerCrashes + (pool?.crashes ?? 0), workerTimeouts: pool?.timeouts ?? 0 },
     }
   }
 

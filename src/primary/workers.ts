@@ -27,6 +27,13 @@ export class WorkerSlot {
   /** Over its under-pressure limits, and whether it was told to stop accepting for it. */
   underPressure = false
   paused = false
+  /** When its event loop last answered the heartbeat (see watchdog.ts), and whether that is recent. */
+  lastSeen = Date.now()
+  responding = true
+  /** Requests answered, as of its last heartbeat (counted only with maxWorkerRequests). */
+  requests = 0
+  /** Killed by the primary because it stopped answering ('timeout'), not crashed on its own. */
+  killedFor: 'timeout' | undefined
   readonly exited: Promise<void>
   private markExited!: () => void
 
@@ -83,6 +90,8 @@ export class WorkerPool extends EventEmitter {
   private everReady = false
   private replacing = true
   crashes = 0
+  /** Workers killed because they stopped answering (watchdog.ts). */
+  timeouts = 0
   private replaceTimer: NodeJS.Timeout | undefined
 
   constructor(private readonly opts: PoolOptions) {
@@ -151,6 +160,7 @@ export class WorkerPool extends EventEmitter {
           if (slot.state !== 'starting') return
           slot.state = 'ready'
           slot.readyAt = Date.now()
+          slot.lastSeen = slot.readyAt
           this.everReady = true
           this.opts.log.info({ worker: id, workerPid: slot.pid }, 'worker ready')
           this.emit('ready', slot)
@@ -172,6 +182,12 @@ export class WorkerPool extends EventEmitter {
           if (!slot.counted) slot.lastMetrics = msg.metrics
           this.emit('metrics', slot, msg.metrics)
           return
+        case 'pong':
+          slot.lastSeen = Date.now()
+          slot.responding = true
+          slot.stats = msg.stats
+          slot.requests = msg.requests
+          return
         case 'statsReply':
           slot.stats = msg.stats
           this.emit('stats', slot)
@@ -187,11 +203,12 @@ export class WorkerPool extends EventEmitter {
       this.balance()
       // Killed or crashed before saying drained: its counts as of the latest scrape.
       this.settleCounts(slot, undefined)
+      if (slot.killedFor === 'timeout') this.timeouts++
       if (was === 'draining') {
         this.emit('exit', slot)
         return
       }
-      this.crashes++
+      if (slot.killedFor !== 'timeout') this.crashes++
       slot.crashed = true
       const lived = slot.readyAt ? Date.now() - slot.readyAt : 0
       this.failures = lived >= HEALTHY_AFTER_MS ? 0 : this.failures + 1
@@ -352,6 +369,8 @@ export class WorkerPool extends EventEmitter {
   /** Takes a worker out of rotation and lets it finish its connections, then it exits. */
   drain(slot: WorkerSlot, timeoutMs: number): Promise<void> {
     if (slot.state === 'dead') return Promise.resolve()
+    // Asked twice (a shutdown during a reload, say): the first drain goes on, as in the worker.
+    if (slot.state === 'draining') return slot.exited
     if (slot.state === 'starting') {
       // Nothing was handed to it yet: no drain needed.
       slot.state = 'draining'
@@ -364,12 +383,27 @@ export class WorkerPool extends EventEmitter {
     const since = Date.now()
     void slot.exited.then(() => this.emit('drained', slot, Date.now() - since))
     slot.send({ smooth: TAG, act: 'drain', timeoutMs })
-    // The worker forces its own connections at timeoutMs; this margin covers its onClose hooks.
-    const hardKill = setTimeout(() => {
-      this.opts.log.error({ worker: slot.id, workerPid: slot.pid }, 'worker did not exit after its drain: killed')
-      slot.worker.process.kill('SIGKILL')
-    }, timeoutMs + 10_000)
-    return slot.exited.finally(() => clearTimeout(hardKill))
+    // The worker forces its own connections at timeoutMs, unless its event loop is stuck: then it is
+    // killed at that deadline. The margin after it covers the onClose hooks of one that answers.
+    const deadline = setTimeout(() => {
+      if (!slot.responding) this.killForced(slot, 'worker not responding at its drain deadline: killed')
+    }, timeoutMs)
+    const hardKill = setTimeout(() => this.killForced(slot, 'worker did not exit after its drain: killed'), timeoutMs + 10_000)
+    return slot.exited.finally(() => {
+      clearTimeout(deadline)
+      clearTimeout(hardKill)
+    })
+  }
+
+  /**
+   * SIGKILL for a draining worker past its deadline: its connections are lost, so the drain counts as
+   * forced (with the connections it last reported, at least one).
+   */
+  killForced(slot: WorkerSlot, why: string): void {
+    if (slot.state === 'dead') return
+    slot.forced = Math.max(slot.forced, slot.stats?.connections ?? 0, 1)
+    this.opts.log.error({ worker: slot.id, workerPid: slot.pid, forced: slot.forced, silentForMs: Date.now() - slot.lastSeen }, why)
+    slot.worker.process.kill('SIGKILL')
   }
 
   async drainAll(timeoutMs: number): Promise<number> {

@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import { createLogger } from '../log.js'
 import { env, listenerTable } from '../env.js'
 import { resolveConfig, loadTls, type ResolvedConfig } from '../config/resolve.js'
-import { isSmoothMessage, TAG, type ControlCommand, type FromWorker, type ToWorker } from '../protocol.js'
+import { isSmoothMessage, TAG, type ControlCommand, type FromWorker, type ToWorker, type WorkerStats } from '../protocol.js'
 import type { RuntimeHooks, Server } from '../server.js'
 import { buildApp } from './app.js'
 import { ConnectionTracker } from './connections.js'
@@ -52,6 +52,8 @@ export function createWorkerRuntime(): RuntimeHooks {
   let booting = false
   let drainTimeoutMs = 30_000
   let metrics: WorkerMetrics | undefined
+  /** Requests answered, for maxWorkerRequests (counted only when it is set: nothing on the hot path otherwise). */
+  let requests = 0
   const serverOf = new Map<number, string>()
   const servingWaiters: Array<() => void> = []
   const pressure = new PressureReport((under) => send({ smooth: TAG, act: 'pressure', under }))
@@ -126,6 +128,7 @@ export function createWorkerRuntime(): RuntimeHooks {
       log.error({ err }, 'worker failed to start')
       process.exit(1)
     }
+    if (config.process.maxWorkerRequests > 0) for (const app of apps) app.server.on('request', () => { requests++ })
     const limited = config.servers.filter((sc) => Object.keys(sc.underPressure).some((k) => k.startsWith('max')))
     if (limited.length > 0) {
       // Not ready before under-pressure has had a sample and says healthy; then report changes.
@@ -186,6 +189,17 @@ export function createWorkerRuntime(): RuntimeHooks {
     listening.push(handle)
   }
 
+  function stats(): WorkerStats {
+    const mem = process.memoryUsage()
+    const t = trackers.map((x) => x.stats())
+    return {
+      connections: t.reduce((a, x) => a + x.connections, 0),
+      inflight: t.reduce((a, x) => a + x.inflight, 0),
+      rss: mem.rss,
+      heapUsed: mem.heapUsed,
+    }
+  }
+
   function stopAccepting(): void {
     for (const h of listening.splice(0)) h.close()
   }
@@ -220,17 +234,12 @@ export function createWorkerRuntime(): RuntimeHooks {
         void (metrics ? metrics.registry.getMetricsAsJSON() : Promise.resolve([]))
           .then((json) => send({ smooth: TAG, act: 'metricsReply', id: msg.id, metrics: json }))
         return
-      case 'stats': {
-        const mem = process.memoryUsage()
-        const t = trackers.map((x) => x.stats())
-        send({ smooth: TAG, act: 'statsReply', id: msg.id, stats: {
-          connections: t.reduce((a, x) => a + x.connections, 0),
-          inflight: t.reduce((a, x) => a + x.inflight, 0),
-          rss: mem.rss,
-          heapUsed: mem.heapUsed,
-        } })
+      case 'stats':
+        send({ smooth: TAG, act: 'statsReply', id: msg.id, stats: stats() })
         return
-      }
+      case 'ping':
+        send({ smooth: TAG, act: 'pong', stats: stats(), requests })
+        return
       case 'controlReply': {
         const resolve = pendingControl.get(msg.id)
         pendingControl.delete(msg.id)
