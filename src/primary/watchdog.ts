@@ -29,6 +29,7 @@ export class Watchdog extends EventEmitter {
   constructor(private readonly pool: WorkerPool, private readonly timeoutMs: number, private readonly log: Logger) {
     super()
     this.intervalMs = timeoutMs > 0 ? Math.max(100, Math.min(HEARTBEAT_MS, Math.floor(timeoutMs / 4))) : HEARTBEAT_MS
+    pool.silentAfterMs = this.intervalMs * SILENT_AFTER_BEATS
   }
 
   start(): void {
@@ -51,7 +52,7 @@ export class Watchdog extends EventEmitter {
       if (slot.state !== 'ready' && slot.state !== 'draining') continue
       if (late > this.intervalMs) slot.lastSeen += late
       const silentMs = now - slot.lastSeen
-      slot.responding = silentMs <= this.intervalMs * SILENT_AFTER_BEATS
+      slot.responding = silentMs <= this.pool.silentAfterMs
       if (this.timeoutMs > 0 && silentMs >= this.timeoutMs) this.kill(slot, silentMs)
       else slot.send({ smooth: TAG, act: 'ping' })
     }

@@ -92,6 +92,8 @@ export class WorkerPool extends EventEmitter {
   crashes = 0
   /** Workers killed because they stopped answering (watchdog.ts). */
   timeouts = 0
+  /** Silence (no heartbeat answer) after which a worker counts as stuck; set by the watchdog. */
+  silentAfterMs = Infinity
   private replaceTimer: NodeJS.Timeout | undefined
 
   constructor(private readonly opts: PoolOptions) {
@@ -385,12 +387,18 @@ export class WorkerPool extends EventEmitter {
     slot.send({ smooth: TAG, act: 'drain', timeoutMs })
     // The worker forces its own connections at timeoutMs, unless its event loop is stuck: then it is
     // killed at that deadline. The margin after it covers the onClose hooks of one that answers.
+    let poll: NodeJS.Timeout | undefined
     const deadline = setTimeout(() => {
-      if (!slot.responding) this.killForced(slot, 'worker not responding at its drain deadline: killed')
+      const check = (): void => {
+        if (Date.now() - slot.lastSeen > this.silentAfterMs) this.killForced(slot, 'worker not responding at its drain deadline: killed')
+      }
+      check()
+      poll = setInterval(check, 250)
     }, timeoutMs)
     const hardKill = setTimeout(() => this.killForced(slot, 'worker did not exit after its drain: killed'), timeoutMs + 10_000)
     return slot.exited.finally(() => {
       clearTimeout(deadline)
+      clearInterval(poll)
       clearTimeout(hardKill)
     })
   }
