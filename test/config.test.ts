@@ -119,3 +119,25 @@ test('a port in use exits 1 naming the address, with nothing half-started', asyn
     blocker.close()
   }
 })
+
+test('worker limits: workerTimeout defaults to 30 s (0 = off); maxWorkerMemory takes bytes or a size, like PM2', () => {
+  const none = { base: { address: ':0' }, named: {} }
+  const d = resolveConfig(code(), {}, none)
+  assert.equal(d.process.workerTimeoutMs, 30_000)
+  assert.equal(d.process.maxWorkerMemory, 0)
+  assert.equal(d.process.maxWorkerRequests, 0)
+  assert.equal(d.process.maxWorkerAgeMs, 0)
+  const f = loadConfigFile(file('limits.yaml', 'server:\n  address: ":0"\n  workerTimeout: 0\n  maxWorkerMemory: 512MB\n  maxWorkerRequests: 10000\n  maxWorkerAge: 1h\n'))
+  const c = resolveConfig(code(), {}, f)
+  assert.equal(c.process.workerTimeoutMs, 0)
+  assert.equal(c.process.maxWorkerMemory, 512 * 1024 * 1024)
+  assert.equal(c.process.maxWorkerRequests, 10_000)
+  assert.equal(c.process.maxWorkerAgeMs, 3_600_000)
+  for (const [text, bytes] of [['1G', 1024 ** 3], ['300M', 300 * 1024 ** 2], ['64kb', 65_536], ['1.5GiB', 1.5 * 1024 ** 3], ['1000', 1000]] as const) {
+    assert.equal(resolveConfig(code(), { SMOOTH_MAX_WORKER_MEMORY: text }, none).process.maxWorkerMemory, bytes, text)
+  }
+  assert.equal(resolveConfig(code({ maxWorkerMemory: 1e6 }), {}, none).process.maxWorkerMemory, 1e6)
+  assert.equal(codeOf(() => resolveConfig(code(), { SMOOTH_MAX_WORKER_MEMORY: 'lots' }, none)), 'SMOOTH_CONFIG_INVALID')
+  assert.equal(codeOf(() => resolveConfig(code({ maxWorkerRequests: -1 }), {}, none)), 'SMOOTH_CONFIG_INVALID')
+  assert.equal(codeOf(() => resolveConfig(code({ workerTimeout: 'soon' }), {}, none)), 'SMOOTH_CONFIG_INVALID')
+})
