@@ -15,7 +15,7 @@ header h1{font-size:18px;margin:0}main{padding:16px 20px;display:grid;gap:16px;m
 section{background:#fff;border:1px solid #dde1e8;border-radius:6px;padding:12px 16px}
 h2{font-size:15px;margin:0 0 8px}table{border-collapse:collapse;width:100%}
 td,th{text-align:left;padding:4px 8px;border-bottom:1px solid #eef0f4;font-variant-numeric:tabular-nums}
-.ready{color:#137333}.starting{color:#b06000}.draining{color:#a50e0e}.failure{color:#a50e0e}.success{color:#137333}
+.ready{color:#137333}.starting{color:#b06000}.draining{color:#a50e0e}.unresponsive{color:#a50e0e;font-weight:bold}.failure{color:#a50e0e}.success{color:#137333}
 button{font:inherit;padding:6px 14px;border-radius:4px;border:1px solid #8a93a6;background:#fff;cursor:pointer}
 button.danger{border-color:#a50e0e;color:#a50e0e}input{font:inherit;padding:5px 8px;width:340px}
 #progress{font-weight:600}#error{color:#a50e0e}.muted{color:#6b7385}
@@ -48,7 +48,7 @@ function render(s) {
   $('servers').innerHTML = row(['server', 'protocol', 'address'], 'th') + s.servers.flatMap((sv) => sv.listeners.map((l) => row([esc(sv.name), esc(l.protocol), esc(l.address)]))).join('')
   const now = Date.now()
   $('workers').innerHTML = row(['id', 'pid', 'state', 'in flight', 'connections', 'memory', 'age'], 'th') + s.workers.map((w) =>
-    row([w.id, w.pid, '<span class="' + esc(w.state) + '">' + esc(w.state) + '</span>', w.inflight ?? '', w.connections ?? '', mb(w.rss), age(now - w.startedAt)])).join('')
+    row([w.id, w.pid, '<span class="' + esc(w.state) + '">' + esc(w.state) + (w.state === 'unresponsive' ? ' for ' + age(w.lastSeenMs) : '') + '</span>', w.inflight ?? '', w.connections ?? '', mb(w.rss), age(now - w.startedAt)])).join('')
   const r = s.rollout
   $('progress').textContent = r ? r.kind + ' #' + r.id + ' running: ' + r.progress.done + ' of ' + r.progress.total + ' · ' + r.progress.step + ' · ' + age(now - r.startedAt) : ''
   $('history').innerHTML = row(['#', 'kind', 'result', 'duration', 'when', 'error'], 'th') + s.rollouts.map((h) =>

@@ -120,6 +120,8 @@ export class Recycler extends EventEmitter {
       try {
         await this.pool.whenAccepting(fresh, this.opts.readyTimeoutMs)
       } catch (err) {
+        // A rollout or a shutdown that began meanwhile replaces or stops the workers itself.
+        if (!this.opts.canRun()) return
         // The old worker keeps serving; the back-off (memory) or the next check tries again.
         this.opts.log.error({ workerPid: old.pid, reason, err: (err as Error).message }, 'worker recycle stopped: its replacement did not start')
         return
