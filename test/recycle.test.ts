@@ -114,3 +114,23 @@ test('under-pressure maxRssBytes with every worker over it: the worker is recycl
     p.kill()
   }
 })
+
+for (const [key, value, reason, field, min] of [['SMOOTH_MAX_WORKER_REQUESTS', '100', 'requests', 'requests', 100], ['SMOOTH_MAX_WORKER_AGE', '3s', 'age', 'ageMs', 3000]] as const) {
+  test(`${key}=${value} recycles the same way, with no failed request`, { timeout: 60_000 }, async () => {
+    const p = new SmoothProcess(dist('test/fixtures/faulty.js'), { WORKERS: '2', [key]: value })
+    try {
+      const port = await p.ready()
+      const fresh = steadyLoad(`http://127.0.0.1:${port}/`, { concurrency: 2, maxMs: 40_000, timeoutMs: 5000 })
+      const kept = keepAliveLoad(`http://127.0.0.1:${port}/`, 2, 40_000)
+      const recycled = await p.waitFor(`a recycle for ${reason}`, (l) => l.msg.startsWith(`worker recycled (${reason})`), 20_000)
+      assert.ok(Number(recycled[field]) >= min, `${field} ${recycled[field]}`)
+      await until(`worker ${recycled.workerPid} to exit`, () => !isAlive(Number(recycled.workerPid)), 15_000)
+      const a = await fresh.stop()
+      const b = await kept.stop()
+      assert.equal(a.failed + b.failed, 0, `failed: ${[...a.errors, ...b.errors].join('; ')}`)
+      assert.ok(total(await metrics(port), 'smooth_worker_recycles_total', { reason }) >= 1)
+    } finally {
+      p.kill()
+    }
+  })
+}
