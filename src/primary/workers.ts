@@ -346,7 +346,8 @@ export class WorkerPool extends EventEmitter {
 
   /** Forks workers until `size` are alive again (after a rollback). */
   refill(): void {
-    for (let n = this.live().length; n < this.opts.size; n++) this.fork()
+    // A worker still draining (retired for a successor that then failed) is on its way out: not counted.
+    for (let n = this.live().filter((s) => s.state !== 'draining').length; n < this.opts.size; n++) this.fork()
   }
 
   get size(): number {
