@@ -1,6 +1,9 @@
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { Agent } from 'node:http'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { SmoothProcess, killAll, dist, isAlive, until } from './helpers/proc.js'
 import { get } from './helpers/http.js'
 import { steadyLoad, type LoadResult } from './helpers/load.js'
@@ -134,3 +137,26 @@ for (const [key, value, reason, field, min] of [['SMOOTH_MAX_WORKER_REQUESTS', '
     }
   })
 }
+
+test('a replacement that cannot start (a broken release on disk): the old worker serves on and recycling backs off', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'smooth-recycle-'))
+  const flag = join(dir, 'crash')
+  const p = new SmoothProcess(dist('test/fixtures/app.js'), { WORKERS: '1', CRASH_FLAG: flag, SMOOTH_MAX_WORKER_AGE: '1s' })
+  try {
+    const port = await p.ready()
+    const serving = Number((await get(`http://127.0.0.1:${port}/pid`)).body)
+    writeFileSync(flag, '1')
+    const from = p.logs.length
+    const stopped = (): typeof p.logs => p.logs.slice(from).filter((l) => l.msg.startsWith('worker recycle stopped'))
+    await p.waitFor('two failed recycles in a row', () => stopped().length >= 2, 20_000, from)
+    const [first, second] = stopped()
+    assert.equal(second!.inARow, 2)
+    assert.ok(Number(second!.nextAttemptInMs) > Number(first!.nextAttemptInMs), 'the wait grows')
+    const gap = Date.parse(String(second!.time)) - Date.parse(String(first!.time))
+    assert.ok(gap >= Number(first!.nextAttemptInMs), `the second attempt came ${gap} ms after the first, whose back-off was ${first!.nextAttemptInMs} ms`)
+    assert.equal(Number((await get(`http://127.0.0.1:${port}/pid`)).body), serving, 'the old worker serves on')
+  } finally {
+    p.kill()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})

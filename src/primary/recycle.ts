@@ -38,6 +38,8 @@ const MAX_BACKOFF_MS = 300_000
 /** From this many young workers in a row over the limit, it is reported as a leak in every new worker. */
 const REPORT_AT = 2
 
+const isMemory = (r: RecycleReason): boolean => r === 'memory' || r === 'pressure'
+
 /**
  * Recycles workers over their limits the way a reload replaces them: a replacement is forked and must
  * accept connections before the old worker stops accepting and drains (no request lost), one worker at
@@ -54,6 +56,9 @@ export class Recycler extends EventEmitter {
   /** Young workers in a row recycled for memory, and when the next memory recycle may start. */
   private streak = 0
   private notBefore = 0
+  /** Replacements in a row that could not start (a broken release on disk, say), and the wait they impose. */
+  private failures = 0
+  private failedUntil = 0
 
   constructor(private readonly pool: WorkerPool, private readonly opts: RecyclerOptions) {
     super()
@@ -96,25 +101,23 @@ export class Recycler extends EventEmitter {
   private check(): void {
     const now = Date.now()
     for (const s of this.overSince.keys()) if (s.state !== 'ready') this.overSince.delete(s)
-    if (this.busy || !this.opts.canRun()) return
+    if (this.busy || !this.opts.canRun() || now < this.failedUntil) return
     // Only responding workers: a silent one's readings are old, and the watchdog deals with it.
     const ready = this.pool.live().filter((s) => s.state === 'ready' && s.responding)
     let pick: { slot: WorkerSlot; reason: RecycleReason; detail: Record<string, number> } | undefined
     for (const slot of ready) {
+      // Every worker is looked at (how long each has been over its limit is tracked here).
       const why = this.reasonFor(slot, now)
-      if (why && !pick) pick = { slot, ...why }
+      if (why && !pick && (!isMemory(why.reason) || now >= this.notBefore)) pick = { slot, ...why }
     }
-    if (!pick) return
-    const memory = pick.reason === 'memory' || pick.reason === 'pressure'
-    if (memory && now < this.notBefore) return
-    void this.recycle(pick.slot, pick.reason, pick.detail, memory)
+    if (pick) void this.recycle(pick.slot, pick.reason, pick.detail)
   }
 
-  private async recycle(old: WorkerSlot, reason: RecycleReason, detail: Record<string, number>, memory: boolean): Promise<void> {
+  private async recycle(old: WorkerSlot, reason: RecycleReason, detail: Record<string, number>): Promise<void> {
     this.busy = true
     this.overSince.delete(old)
     try {
-      const backoffMs = memory ? this.backOff(old) : undefined
+      const backoffMs = isMemory(reason) ? this.backOff(old) : undefined
       this.opts.log.warn({ worker: old.id, workerPid: old.pid, reason, ...detail, backoffMs }, `worker recycled (${reason}): a replacement starts, then it drains`)
       const fresh = this.pool.fork(this.opts.settleMs)
       try {
@@ -122,10 +125,15 @@ export class Recycler extends EventEmitter {
       } catch (err) {
         // A rollout or a shutdown that began meanwhile replaces or stops the workers itself.
         if (!this.opts.canRun()) return
-        // The old worker keeps serving; the back-off (memory) or the next check tries again.
-        this.opts.log.error({ workerPid: old.pid, reason, err: (err as Error).message }, 'worker recycle stopped: its replacement did not start')
+        // The old worker keeps serving; the next attempt waits, longer each time in a row.
+        this.failures++
+        const waitMs = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (this.failures - 1))
+        this.failedUntil = Date.now() + waitMs
+        this.opts.log.error({ workerPid: old.pid, reason, err: (err as Error).message, inARow: this.failures, nextAttemptInMs: waitMs },
+          'worker recycle stopped: its replacement did not start; the old worker serves on')
         return
       }
+      this.failures = 0
       this.emit('recycled', reason)
       if (old.state === 'ready') await this.pool.drain(old, this.opts.gracefulTimeoutMs)
     } finally {
