@@ -25,6 +25,8 @@ export class Watchdog extends EventEmitter {
   readonly intervalMs: number
   private timer: NodeJS.Timeout | undefined
   private lastTick = Date.now()
+  /** When each worker was last pinged: one ping at a time, so a stuck worker's pipe does not fill up. */
+  private readonly pingedAt = new WeakMap<WorkerSlot, number>()
 
   constructor(private readonly pool: WorkerPool, private readonly timeoutMs: number, private readonly log: Logger) {
     super()
@@ -53,8 +55,12 @@ export class Watchdog extends EventEmitter {
       if (late > this.intervalMs) slot.lastSeen += late
       const silentMs = now - slot.lastSeen
       slot.responding = silentMs <= this.pool.silentAfterMs
-      if (this.timeoutMs > 0 && silentMs >= this.timeoutMs) this.kill(slot, silentMs)
-      else slot.send({ smooth: TAG, act: 'ping' })
+      if (this.timeoutMs > 0 && silentMs >= this.timeoutMs) {
+        this.kill(slot, silentMs)
+      } else if (slot.lastSeen >= (this.pingedAt.get(slot) ?? 0)) {
+        this.pingedAt.set(slot, now)
+        slot.send({ smooth: TAG, act: 'ping' })
+      }
     }
   }
 
