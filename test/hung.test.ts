@@ -4,7 +4,6 @@ import { SmoothProcess, killAll, dist, isAlive, until } from './helpers/proc.js'
 import { get } from './helpers/http.js'
 import { steadyLoad } from './helpers/load.js'
 import { parseExposition, total } from './helpers/exposition.js'
-import { noneFailed } from './helpers/rollout.js'
 
 after(killAll)
 
@@ -37,7 +36,11 @@ test('a worker stuck in while (true): other requests are answered, /status says 
     assert.ok(!isAlive(hung))
     const ok = load.result.ok
     await until('requests to go on after the replacement', () => load.result.ok > ok + 20, 10_000)
-    await noneFailed(load)
+    const r = await load.stop()
+    // Only a connection the hung worker had accepted in the same turn as /hang can be lost with it
+    // (libuv accepts what is queued before it runs the handlers): at most one per client loop.
+    assert.ok(r.failed <= 2, `failed ${r.failed}: ${r.errors.join('; ')}`)
+    assert.ok(r.errors.every((e) => /ECONNRESET|socket hang up/.test(e)), r.errors.join('; '))
     const m = parseExposition((await get(`http://127.0.0.1:${port}/metrics`)).body)
     assert.equal(total(m, 'smooth_worker_timeouts_total'), 1)
     assert.equal(total(m, 'smooth_worker_crashes_total'), 0, 'a worker killed for a timeout is not a crash')
