@@ -17,7 +17,7 @@ export const EnvNames = {
   statusToken: 'SMOOTH_STATUS_TOKEN',
   /** Where a successor's uncaught start-up error is written, for the previous generation to report. */
   failureFile: 'SMOOTH_FAILURE_FILE',
-  /** Set in primaries started by an anchor (the anchor's pid). */
+  /** Set in primaries started by an anchor (the anchor's pid, and the pid file it writes). */
   anchorPid: 'SMOOTH_ANCHOR_PID',
   /** The per-service admin session secret, handed from a primary to its successor (base64). */
   adminSecret: 'SMOOTH_ADMIN_SECRET',
@@ -25,8 +25,17 @@ export const EnvNames = {
   adminVerifier: 'SMOOTH_ADMIN_VERIFIER',
   /** "1" in a successor a primary started itself because its anchor had died (shown in /status). */
   anchorGone: 'SMOOTH_ANCHOR_GONE',
+  anchorPidFile: 'SMOOTH_ANCHOR_PID_FILE',
   /** "0" turns the anchor off: the process the user started is the first primary. */
   anchor: 'SMOOTH_ANCHOR',
+  /** The entry and working directory the server was started with, symlinks kept (primary/launch.ts). */
+  entry: 'SMOOTH_ENTRY',
+  appDir: 'SMOOTH_APP_DIR',
+  /** The listener table a primary hands its workers (below). */
+  listeners: 'SMOOTH_LISTENERS',
+  /** Listening sockets a successor inherits, and the ports a full restart binds (primary/listeners.ts). */
+  inheritFds: 'SMOOTH_INHERIT_FDS',
+  boundPorts: 'SMOOTH_BOUND_PORTS',
 } as const
 
 export const env = {
@@ -48,7 +57,7 @@ export const env = {
 
 /** The listener table a primary hands its workers: index -> server name and protocol. */
 export interface ListenerRef { index: number; server: string; protocol: 'http' | 'https' }
-export const ListenersEnv = 'SMOOTH_LISTENERS'
+export const ListenersEnv = EnvNames.listeners
 export function listenerTable(): ListenerRef[] {
   const raw = process.env[ListenersEnv]
   return raw ? (JSON.parse(raw) as ListenerRef[]) : []

@@ -16,7 +16,7 @@ export const ErrorCodes = {
   SMOOTH_WORKERS_NEVER_READY: 'no worker became ready: %s',
   SMOOTH_ALREADY_STARTED: 'server %s is already started',
   // Control and rollouts
-  SMOOTH_GRACEFUL_DISABLED: 'graceful reload feature is disabled',
+  SMOOTH_GRACEFUL_DISABLED: 'graceful reload feature is disabled: turn it on with s.setGraceful(true), graceful: true in smooth.yaml, or SMOOTH_GRACEFUL=true',
   SMOOTH_SHUTTING_DOWN: 'server is shutting down',
   SMOOTH_ROLLOUT_IN_PROGRESS: 'a %s is already running',
   SMOOTH_ROLLOUT_FAILED: '%s failed: %s',
@@ -42,6 +42,22 @@ export const ErrorCodes = {
   SMOOTH_FACTORY_INVALID: 'the app factory returned %s: it must return a Fastify instance (or a promise of one) that is not ready yet (do not call ready() or listen() in it)',
   SMOOTH_SCALE_INVALID: 'cannot scale to %s: %s',
   SMOOTH_FASTIFY_OPTION_OWNED: 'Fastify option "%s" (in %s) is set by Smooth: %s',
+  // Why a rollout was rolled back: one code per reason
+  SMOOTH_SUCCESSOR_SPAWN_FAILED: 'cannot start %s: %s',
+  SMOOTH_SUCCESSOR_HELLO_TIMEOUT: 'successor %s did not connect to the status channel within %s ms',
+  SMOOTH_SUCCESSOR_EXITED: 'successor %s exited before the handover (%s)',
+  SMOOTH_SUCCESSOR_START_FAILED: 'successor %s could not start: %s',
+  SMOOTH_SUCCESSOR_WORKER_DIED: 'a worker of successor %s died during its start-up (%s)',
+  SMOOTH_SUCCESSOR_NOT_READY: 'successor %s: %s did not happen within %s ms',
+  SMOOTH_STATUS_CHANNEL_CLOSED: 'successor %s closed the status channel before the handover',
+  SMOOTH_WORKER_EXITED_BEFORE_READY: 'new worker %s exited before it was ready (%s)',
+  SMOOTH_WORKER_NOT_READY: 'new worker %s was not ready within %s ms (readyTimeout)',
+  // The smooth CLI
+  SMOOTH_CLI_CONFLICT: '--url and --pid-file together: give one (the admin API, or a signal to the pid in the file)',
+  SMOOTH_CLI_EXE_BY_SIGNAL: '--exe cannot travel with a signal: restart onto %s through the admin API (--url)',
+  SMOOTH_CLI_NOT_FOLLOWED: 'sent %s to %s, but cannot follow the outcome: %s',
+  SMOOTH_CLI_TIMEOUT: 'gave up waiting for the %s after %s s',
+  SMOOTH_CLI_SERVER_EXITED: 'the server (pid %s) exited during the %s',
 } as const
 
 export type ErrorCode = keyof typeof ErrorCodes

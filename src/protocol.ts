@@ -15,6 +15,7 @@
  *   primary --ping-------------------------------------------> worker  (every second, once ready)
  *   worker  --pong{stats}------------------------------------> primary (answered from its event loop:
  *                                                                        silence means it is stuck)
+ *   worker  --signal{signal}---------------------------------> primary (a signal sent to the worker)
  *
  * The listening sockets stay open in the primary the whole time; a worker accepts from its own
  * duplicate of each, so there is no per-connection message at all (see primary/listeners.ts).
@@ -56,7 +57,10 @@ export interface StatsReply { smooth: typeof TAG; act: 'statsReply'; id: number;
 export interface MetricsReply { smooth: typeof TAG; act: 'metricsReply'; id: number; metrics: unknown[] }
 /** Sent when the worker goes under pressure (@fastify/under-pressure limits) or recovers. */
 export interface PressureMessage { smooth: typeof TAG; act: 'pressure'; under: boolean }
-export type FromWorker = MetricsReply | StatsReply | ReadyMessage | AcceptingMessage | ControlMessage | DrainedMessage | PressureMessage | PongMessage
+/** A signal the worker received, for the primary to act on as if sent to it. */
+export const ForwardedSignals = ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const
+export interface SignalMessage { smooth: typeof TAG; act: 'signal'; signal: (typeof ForwardedSignals)[number] }
+export type FromWorker = MetricsReply | StatsReply | ReadyMessage | AcceptingMessage | ControlMessage | DrainedMessage | PressureMessage | PongMessage | SignalMessage
 
 export function isSmoothMessage<T extends { smooth: typeof TAG }>(msg: unknown): msg is T {
   return typeof msg === 'object' && msg !== null && (msg as { smooth?: unknown }).smooth === TAG
@@ -105,6 +109,8 @@ export type MetricsFrame =
 export interface SpawnRequest {
   smooth: typeof TAG; act: 'spawn'; id: number
   command: string; args: string[]; env: Record<string, string>
+  /** Where it starts (resolved by the primary at the moment of the restart). */
+  cwd: string
   /** Listener keys, in the order of the handles sent just before with `fd` messages. */
   keys: string[]
 }

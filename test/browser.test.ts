@@ -31,6 +31,9 @@ test('admin page in a real browser: sign in, reload with progress, restart to a 
     await page.waitForSelector('#login', { state: 'hidden', timeout: 10_000 })
     await page.waitForFunction(() => document.querySelectorAll('#workers .ready').length === 2, undefined, { timeout: 10_000 })
     const before = await page.$$eval('#workers tr td:nth-child(2)', (tds) => tds.map((t) => t.textContent))
+    // Which version runs: the entry, the app's version and node's.
+    const build = (await page.textContent('#build')) ?? ''
+    assert.ok(build.includes('fixtures/app.js') && build.includes(`node ${process.version}`) && /version \d+\.\d+/.test(build), build)
     await page.screenshot({ path: join(ARTIFACTS, 'admin-1-signed-in.png') })
 
     await page.click('#reload')

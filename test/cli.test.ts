@@ -51,17 +51,58 @@ test('smooth status, reload, restart: progress as it happens and exit codes', { 
     assert.equal(refusedExe.code, 1)
     assert.match(refusedExe.out, /outside the allowed directories/)
     assert.equal((await cli('frobnicate')).code, 2)
-    const pidFile = join(root, 'none.pid')
-    writeFileSync(pidFile, '999999999\n')
-    assert.equal((await cli('reload', '--pid-file', pidFile)).code, 3)
-    writeFileSync(pidFile, `${p.pid}\n`)
-    const sig = await cli('reload', '--pid-file', pidFile)
-    assert.equal(sig.code, 0)
-    await p.waitForMsg('workers reloaded', 20_000)
     assert.equal((await cli('shutdown', '--url', url, '--token', 'tok')).code, 0)
     assert.equal((await p.waitExit(20_000)).code, 0)
   } finally {
     p.kill()
+  }
+})
+
+/** The code of a CLI failure, from its --json output or its stderr line. */
+function codeOf(r: { out: string; err: string }): string | undefined {
+  const last = r.out.trim().split('\n').filter(Boolean).at(-1)
+  return (last ? (JSON.parse(last) as { code?: string }).code : undefined) ?? /SMOOTH_[A-Z_]+/.exec(r.err)?.[0]
+}
+
+test('smooth --pid-file: signals, then waits for the outcome and reports it with the usual exit codes', { timeout: 90_000 }, async () => {
+  const pidFile = join(root, 'smooth.pid')
+  const p = new SmoothProcess(dist('test/fixtures/app.js'), { GRACEFUL: '1', WORKERS: '1', SMOOTH_PID_FILE: pidFile })
+  try {
+    await p.ready()
+    const none = join(root, 'none.pid')
+    writeFileSync(none, '999999999\n')
+    assert.equal((await cli('reload', '--pid-file', none)).code, 3, 'no such process')
+    const both = await cli('reload', '--pid-file', pidFile, '--url', 'http://127.0.0.1:1/debug/admin', '--json')
+    assert.deepEqual([both.code, codeOf(both)], [2, 'SMOOTH_CLI_CONFLICT'])
+    const exe = await cli('restart', '--pid-file', pidFile, '--exe', '/srv/app/v3/app.js', '--json')
+    assert.deepEqual([exe.code, codeOf(exe)], [2, 'SMOOTH_CLI_EXE_BY_SIGNAL'])
+    assert.ok(!p.logs.some((l) => l.msg === 'server reloading'), 'nothing was signalled')
+
+    const reload = await cli('reload', '--pid-file', pidFile, '--json')
+    assert.equal(reload.code, 0, reload.out + reload.err)
+    assert.ok(p.logs.some((l) => l.msg === 'workers reloaded'), 'it returned after the reload, not before')
+    const restart = await cli('restart', '--pid-file', pidFile, '--json')
+    assert.equal(restart.code, 0, restart.out + restart.err)
+    const done = JSON.parse(restart.out.trim().split('\n').at(-1)!) as { event: string; generation: number }
+    assert.deepEqual([done.event, done.generation], ['done', 2])
+    const status = await cli('status', '--pid-file', pidFile, '--json')
+    assert.equal((JSON.parse(status.out) as { generation: number }).generation, 2)
+
+    const stop = await cli('shutdown', '--pid-file', pidFile)
+    assert.equal(stop.code, 0, stop.out + stop.err)
+    assert.equal((await p.waitExit(5_000)).code, 0, 'the server exits 0')
+  } finally {
+    p.kill()
+  }
+  // A signal the server refuses (graceful off) is reported as refused, with the server's code.
+  const offFile = join(root, 'off.pid')
+  const off = new SmoothProcess(dist('test/fixtures/app.js'), { WORKERS: '1', SMOOTH_PID_FILE: offFile })
+  try {
+    await off.ready()
+    const refusedReload = await cli('reload', '--pid-file', offFile, '--json')
+    assert.deepEqual([refusedReload.code, codeOf(refusedReload)], [1, 'SMOOTH_GRACEFUL_DISABLED'])
+  } finally {
+    off.kill()
   }
 })
 

@@ -120,6 +120,17 @@ test('a port in use exits 1 naming the address, with nothing half-started', asyn
   }
 })
 
+test('messages that say what to do, each with its code: duration forms, unknown SMOOTH_* variable, pid-file directory, graceful off', async () => {
+  const { writePidFile } = await import('../src/primary/pidfile.js')
+  const { SmoothError: Err } = await import('../src/errors.js')
+  assert.equal(codeOf(() => loadConfigFile(file('sec.yaml', 'server:\n  gracefulTimeout: 30 sec\n'))), 'SMOOTH_CONFIG_INVALID')
+  assert.equal(codeOf(() => resolveConfig(code({ address: ':1' }), { SMOOTH_GRACEFULL: 'true' }, { base: {}, named: {} })), 'SMOOTH_CONFIG_UNKNOWN_KEY')
+  // Smooth's own variables are not typos.
+  assert.equal(codeOf(() => resolveConfig(code({ address: ':1' }), { SMOOTH_CONFIG: 'x', SMOOTH_ANCHOR: '0', SMOOTH_ENTRY: '/a.js', SMOOTH_GRACEFUL: 'true' }, { base: {}, named: {} })), undefined)
+  assert.equal(codeOf(() => writePidFile(join(dir, 'no-such-dir', 'smooth.pid'))), 'SMOOTH_CONFIG_INVALID')
+  assert.equal(new Err('SMOOTH_GRACEFUL_DISABLED').code, 'SMOOTH_GRACEFUL_DISABLED')
+})
+
 test('worker limits: workerTimeout defaults to 30 s (0 = off); maxWorkerMemory takes bytes or a size, like PM2', () => {
   const none = { base: { address: ':0' }, named: {} }
   const d = resolveConfig(code(), {}, none)

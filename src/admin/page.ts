@@ -20,7 +20,7 @@ button{font:inherit;padding:6px 14px;border-radius:4px;border:1px solid #8a93a6;
 button.danger{border-color:#a50e0e;color:#a50e0e}input{font:inherit;padding:5px 8px;width:340px}
 #progress{font-weight:600}#error{color:#a50e0e}.muted{color:#6b7385}
 </style></head><body>
-<header><h1>Smooth admin</h1><span id="summary" class="muted">loading…</span></header>
+<header><h1>Smooth admin</h1><span id="summary" class="muted">loading…</span><span id="build" class="muted"></span></header>
 <main>
 <section id="login" hidden><h2>Admin token</h2>
 <form id="loginForm"><input id="token" type="password" autocomplete="current-password" placeholder="admin token">
@@ -45,6 +45,8 @@ const mb = (b) => b == null ? '' : (b / 1048576).toFixed(0) + ' MiB'
 function row(cells, tag = 'td') { return '<tr>' + cells.map((c) => '<' + tag + '>' + c + '</' + tag + '>').join('') + '</tr>' }
 function render(s) {
   $('summary').textContent = 'generation ' + s.generation + ' · primary pid ' + s.pid + (s.anchorPid ? ' · anchor pid ' + s.anchorPid : '') + ' · up ' + age(s.uptimeMs) + ' · ' + s.state + (s.graceful ? '' : ' · graceful off')
+  const b = s.build
+  $('build').textContent = b ? 'running ' + b.entry + (b.entryResolved !== b.entry ? ' (' + b.entryResolved + ')' : '') + (b.version ? ' · version ' + b.version : '') + ' · node ' + b.node + ' · since ' + new Date(b.startedAt).toLocaleString() + (b.startedWith !== b.entry ? ' · started with ' + b.startedWith : '') + ' · signal pid ' + b.signalPid : ''
   $('servers').innerHTML = row(['server', 'protocol', 'address'], 'th') + s.servers.flatMap((sv) => sv.listeners.map((l) => row([esc(sv.name), esc(l.protocol), esc(l.address)]))).join('')
   const now = Date.now()
   $('workers').innerHTML = row(['id', 'pid', 'state', 'in flight', 'connections', 'memory', 'age'], 'th') + s.workers.map((w) =>

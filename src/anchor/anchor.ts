@@ -8,6 +8,7 @@ import type { RuntimeHooks, Server } from '../server.js'
 import { spawnGeneration, PRELOAD } from '../primary/successor.js'
 import { writePidFile, removePidFile } from '../primary/pidfile.js'
 import { pathToFileURL } from 'node:url'
+import { originalLaunch, recordLaunch, startDir } from '../primary/launch.js'
 
 const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'] as const
 
@@ -19,6 +20,7 @@ const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2
  */
 export function createAnchorRuntime(): RuntimeHooks {
   const log: Logger = createLogger('anchor')
+  recordLaunch()
   const children = new Map<number, ChildProcess>()
   /** Which primary asked for which successor: the heir if the live one dies during its restart. */
   const spawnedBy = new Map<ChildProcess, ChildProcess>()
@@ -58,7 +60,7 @@ export function createAnchorRuntime(): RuntimeHooks {
           const reply = (m: FromAnchor): void => { if (child.connected) child.send(m) }
           try {
             const handles = msg.keys.map((k) => fds.get(k)!)
-            const successor = spawnGeneration(msg.command, msg.args, handles.map((h) => h.fd), msg.env, true)
+            const successor = spawnGeneration(msg.command, msg.args, handles.map((h) => h.fd), msg.env, true, msg.cwd)
             const onError = (err: Error): void => reply({ smooth: TAG, act: 'spawnFailed', id: msg.id, message: err.message })
             successor.once('error', onError)
             successor.once('spawn', () => successor.off('error', onError))
@@ -121,12 +123,14 @@ export function createAnchorRuntime(): RuntimeHooks {
       process.stderr.write(`smooth: ${e.code ? e.code + ': ' : ''}${e.message}\n`)
       process.exit(1)
     }
+    const launch = originalLaunch()
     const first = spawnGeneration(
       process.execPath,
-      ['--import', pathToFileURL(PRELOAD).href, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)],
+      ['--import', pathToFileURL(PRELOAD).href, ...process.execArgv, launch.entry, ...process.argv.slice(2)],
       [],
-      { ...process.env, [EnvNames.role]: 'primary', [EnvNames.generation]: '1', [EnvNames.anchorPid]: String(process.pid) },
+      { ...process.env, [EnvNames.role]: 'primary', [EnvNames.generation]: '1', [EnvNames.anchorPid]: String(process.pid), [EnvNames.anchorPidFile]: pidFile ?? '' },
       true,
+      startDir(launch),
     )
     live = first
     adopt(first)

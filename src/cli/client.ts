@@ -10,6 +10,7 @@ export interface Status {
   workersWanted: number
   rollout: RolloutRecord | null
   rollouts: RolloutRecord[]
+  build?: { entry: string; entryResolved: string; startedWith: string; version: string | null; node: string; startedAt: number; signalPid: number }
 }
 
 export class AdminClient {

@@ -3,7 +3,7 @@ import type { AdminClient, RolloutRecord, Status } from './client.js'
 export interface Progress { text: string; done: number; total: number; step: string; elapsedMs: number }
 export type RolloutOutcome =
   | { ok: true; ms: number; status: Status }
-  | { ok: false; error: string; unreachable?: boolean }
+  | { ok: false; error: string; code?: string; unreachable?: boolean }
 
 const POLL_MS = 250
 
@@ -27,7 +27,10 @@ export async function rollOut(client: AdminClient, kind: 'reload' | 'restart', e
   }
   if (!healthy(before)) return { ok: false, error: `not healthy before the ${kind} (state ${before.state}, ${before.rollout ? 'a rollout is running' : 'workers missing'})` }
   const res = await client.action(kind, { newExeFilePath: exe }).catch((err: Error) => ({ status: 0, body: { error: err.message } }))
-  if (res.status !== 202) return { ok: false, error: String((res.body as { error?: string }).error ?? `HTTP ${res.status}`) }
+  if (res.status !== 202) {
+    const body = res.body as { error?: string; code?: string }
+    return { ok: false, error: body.code ? `${body.code}: ${body.error}` : String(body.error ?? `HTTP ${res.status}`), code: body.code }
+  }
   const id = (res.body as { rollout: RolloutRecord }).rollout.id
   let last = ''
   const report = (r: RolloutRecord): void => {
@@ -49,7 +52,7 @@ export async function rollOut(client: AdminClient, kind: 'reload' | 'restart', e
     const sameHost = kind === 'reload' ? status.generation === before.generation : true
     if (rec && sameHost && (rec.result === 'failure' || kind === 'reload' || status.generation > before.generation)) {
       finished = rec
-      if (rec.result === 'failure') return { ok: false, error: rec.error?.message ?? 'failed' }
+      if (rec.result === 'failure') return { ok: false, error: `${rec.error?.code}: ${rec.error?.message ?? 'failed'}`, code: rec.error?.code }
       report(rec)
     }
     if (finished && healthy(status)) return { ok: true, ms: Date.now() - started, status }

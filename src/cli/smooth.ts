@@ -6,10 +6,12 @@
  * could not be reached (3).
  */
 import { parseArgs } from 'node:util'
-import { readFileSync } from 'node:fs'
 import { AdminClient, type Status } from './client.js'
 import { rollOut } from './rollout.js'
+import { readFileSync } from 'node:fs'
 import { readRecord } from './record.js'
+import { bySignal, ExitCode } from './by-signal.js'
+import { SmoothError } from '../errors.js'
 
 const USAGE = `usage: smooth start <entry> [options]     (smooth start --help)
        smooth dev <entry> [options]       (start, one worker, reload on every saved change)
@@ -19,11 +21,12 @@ const USAGE = `usage: smooth start <entry> [options]     (smooth start --help)
                     hosts are rolled one at a time, each gated on the previous one being healthy)
   --token TOKEN     admin token (default: $SMOOTH_ADMIN_TOKEN)
   --exe PATH        restart onto this executable or entry (newExeFilePath)
-  --pid-file FILE   signal the process named in FILE instead of using the API
+  --pid-file FILE   signal the process named in FILE instead of using the API, and follow the
+                    outcome in FILE.json (written by the server next to its pidFile)
   --timeout SECS    give up waiting for a rollout after this long (default 300)
   --json            machine-readable output (one JSON object per line)`
 
-export const ExitCode = { ok: 0, failed: 1, usage: 2, unreachable: 3 } as const
+export { ExitCode }
 
 async function main(argv: string[]): Promise<number> {
   // `start` runs the server in this process (and its children re-run this command line): its own file.
@@ -63,19 +66,28 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(json ? JSON.stringify(data) + '\n' : human + '\n')
   }
 
-  if (values['pid-file']) return bySignal(command, values['pid-file'], say)
+  const timeoutMs = Number(values.timeout ?? 300) * 1000
+  const usage = (err: SmoothError): number => {
+    process.stderr.write(`smooth: ${err.code}: ${err.message}\n`)
+    if (json) say('', { ok: false, code: err.code, error: err.message })
+    return ExitCode.usage
+  }
+  if (values['pid-file']) {
+    if (values.url) return usage(new SmoothError('SMOOTH_CLI_CONFLICT'))
+    if (values.exe) return usage(new SmoothError('SMOOTH_CLI_EXE_BY_SIGNAL', JSON.stringify(values.exe)))
+    return bySignal(command, values['pid-file'], timeoutMs, say)
+  }
 
   const urls = values.url ?? []
   // No address given: the server `smooth start` runs from this directory (see record.ts).
   const here = urls.length === 0 ? readRecord(process.cwd()) : undefined
   if (here?.admin) urls.push(here.admin)
-  else if (here) return bySignal(command, `the server started here (pid ${here.pid})`, say, here.pid)
+  else if (here) return signalKnownPid(command, `the server started here (pid ${here.pid})`, say, here.pid)
   if (urls.length === 0) {
     process.stderr.write(`smooth: give --url (the admin base URL) or --pid-file\n${USAGE}\n`)
     return ExitCode.usage
   }
   const token = values.token ?? process.env.SMOOTH_ADMIN_TOKEN
-  const timeoutMs = Number(values.timeout ?? 300) * 1000
 
   if (command === 'status') {
     let code: number = ExitCode.ok
@@ -111,7 +123,7 @@ async function main(argv: string[]): Promise<number> {
     if (!result.ok) {
       const rest = urls.length > i + 1 ? `; hosts ${i + 2}..${urls.length} were not touched` : ''
       say(`${url}${where}: ${command} failed: ${result.error}${urls.length > 1 ? `. Fleet rollout stopped at host ${i + 1} of ${urls.length}${rest}` : ''}`,
-        { host: url, event: 'failed', error: result.error, stoppedAt: i + 1, of: urls.length })
+        { host: url, event: 'failed', code: result.code, error: result.error, stoppedAt: i + 1, of: urls.length })
       return result.unreachable ? ExitCode.unreachable : ExitCode.failed
     }
     say(`${url}${where}: ${command} done in ${(result.ms / 1000).toFixed(1)} s, healthy (generation ${result.status.generation}, ${result.status.workers.length} workers ready)`,
@@ -126,14 +138,17 @@ function describe(url: string, s: Status): string {
   const last = s.rollouts[0]
   return `${url}: generation ${s.generation}, primary ${s.pid}${s.anchorPid ? `, anchor ${s.anchorPid}` : ''}, ${s.state}, workers ${workers}` +
     (s.rollout ? `, ${s.rollout.kind} running (${s.rollout.progress.done}/${s.rollout.progress.total})` : '') +
-    (last ? `, last rollout: ${last.kind} ${last.result}` : '')
+    (last ? `, last rollout: ${last.kind} ${last.result}` : '') +
+    (s.build ? `\n  running ${s.build.entryResolved}${s.build.version ? ` version ${s.build.version}` : ''}, node ${s.build.node}, since ${new Date(s.build.startedAt).toISOString()}` +
+      `${s.build.startedWith !== s.build.entry ? ` (started with ${s.build.startedWith})` : ''}; signal pid ${s.build.signalPid}` : '')
 }
 
 function errorOf(body: unknown): string {
   return String((body as { error?: unknown })?.error ?? JSON.stringify(body))
 }
 
-function bySignal(command: string, pidFile: string, say: (h: string, d: Record<string, unknown>) => void, known?: number): number {
+/** The server `smooth start` recorded here: signalled by its pid (no state file to follow). */
+function signalKnownPid(command: string, pidFile: string, say: (h: string, d: Record<string, unknown>) => void, known?: number): number {
   let pid: number
   try {
     pid = known ?? Number(readFileSync(pidFile, 'utf8').trim())

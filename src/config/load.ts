@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml'
 import { SmoothError } from '../errors.js'
 import { ConfigKeys, envName, type ServerSettings } from './keys.js'
 import { checkSettings } from './schema.js'
+import { EnvNames } from '../env.js'
 
 export interface FileConfig {
   path?: string
@@ -66,8 +67,20 @@ export function loadConfigFile(path: string | undefined): FileConfig {
   return { path, base: base as ServerSettings, named }
 }
 
-/** SMOOTH_<KEY> environment overrides (apply to every server). Values are coerced, then checked. */
+/** The SMOOTH_* variables Smooth reads: one per config key, its own, and those it hands between processes. */
+const KNOWN_ENV = new Set([...Object.keys(ConfigKeys).map(envName), ...Object.values(EnvNames), 'SMOOTH_CONFIG', 'SMOOTH_LOG_JSON'])
+
+/**
+ * SMOOTH_<KEY> environment overrides (apply to every server). Values are coerced, then checked. A
+ * SMOOTH_* variable Smooth does not know is a typo as surely as an unknown key in the file.
+ */
 export function loadEnvSettings(env = process.env): ServerSettings {
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('SMOOTH_') && !KNOWN_ENV.has(name) && env[name] !== undefined) {
+      const near = [...KNOWN_ENV].find((k) => editDistance(k, name) <= 2)
+      throw new SmoothError('SMOOTH_CONFIG_UNKNOWN_KEY', `"${name}" in the environment${near ? ` (did you mean ${near}?)` : ''}`)
+    }
+  }
   const out: Record<string, unknown> = {}
   for (const key of Object.keys(ConfigKeys)) {
     const raw = env[envName(key)]
@@ -91,4 +104,15 @@ export function loadEnvSettings(env = process.env): ServerSettings {
     throw e
   }
   return out as ServerSettings
+}
+
+/** Levenshtein distance, for "did you mean". */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i]
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    prev = row
+  }
+  return prev[b.length]!
 }

@@ -43,7 +43,14 @@ const ajvCoercing = new Ajv({ allErrors: false, strict: true, coerceTypes: true 
 const validateSettings = ajv.compile(settingsSchema)
 const validateSettingsCoercing = ajvCoercing.compile(settingsSchema)
 
-function describe(err: ErrorObject, where: string, prefix: string): SmoothError {
+/** What the user wrote at an ajv instance path, for the message. */
+function valueAt(value: unknown, instancePath: string): unknown {
+  let v = value
+  for (const part of instancePath.split('/').slice(1)) v = (v as Record<string, unknown> | undefined)?.[part]
+  return v
+}
+
+function describe(err: ErrorObject, where: string, prefix: string, value: unknown): SmoothError {
   if (err.keyword === 'additionalProperties') {
     const key = (err.params as { additionalProperty: string }).additionalProperty
     const path = `${prefix}${err.instancePath.replace(/^\//, '').replace(/\//g, '.')}`
@@ -54,14 +61,14 @@ function describe(err: ErrorObject, where: string, prefix: string): SmoothError 
   const key = err.instancePath.replace(/^\//, '')
   const detail = err.keyword !== 'anyOf' ? err.message
     : (ConfigKeys as Record<string, { kind: string }>)[key]?.kind === 'bytes' ? 'must be a number of bytes or a size like "512MB"'
-      : 'must be a number of seconds or a duration like "2s"'
-  return new SmoothError('SMOOTH_CONFIG_INVALID', `"${path}" ${detail} (in ${where})`)
+      : 'must be a number of seconds (30) or a number with one unit and no space: "500ms", "30s", "5m", "1h"'
+  return new SmoothError('SMOOTH_CONFIG_INVALID', `"${path}" ${detail}, not ${JSON.stringify(valueAt(value, err.instancePath))} (in ${where})`)
 }
 
 /** Validates one layer of settings; throws a SmoothError naming the key and where it came from. */
 export function checkSettings(value: unknown, where: string, prefix = '', coerce = false): void {
   const validate = coerce ? validateSettingsCoercing : validateSettings
-  if (!validate(value)) throw describe(validate.errors![0]!, where, prefix)
+  if (!validate(value)) throw describe(validate.errors![0]!, where, prefix, value)
   const fastify = (value as { fastify?: Record<string, unknown> }).fastify
   if (fastify) checkFastifyOptions(fastify, `${prefix}fastify in ${where}`)
 }

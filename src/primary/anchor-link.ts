@@ -64,7 +64,7 @@ export class AnchorLink {
     if (process.connected) process.send!(msg, handle as never)
   }
 
-  async spawn(command: string, args: string[], childEnv: Record<string, string>, listeners: Array<{ key: string; handle: RawHandle }>): Promise<Generation> {
+  async spawn(command: string, args: string[], cwd: string, childEnv: Record<string, string>, listeners: Array<{ key: string; handle: RawHandle }>): Promise<Generation> {
     if (this.gone) throw new SmoothError('SMOOTH_ANCHOR_GONE', 'it cannot start a successor')
     const id = ++this.seq
     for (const l of listeners) this.send({ smooth: TAG, act: 'fd', key: l.key }, l.handle)
@@ -77,7 +77,7 @@ export class AnchorLink {
         this.spawns.delete(id)
         reject(new SmoothError('SMOOTH_ANCHOR_GONE', `it did not start the successor within ${SPAWN_TIMEOUT_MS} ms`))
       }, SPAWN_TIMEOUT_MS)
-      this.send({ smooth: TAG, act: 'spawn', id, command, args, env: childEnv, keys: listeners.map((l) => l.key) })
+      this.send({ smooth: TAG, act: 'spawn', id, command, args, cwd, env: childEnv, keys: listeners.map((l) => l.key) })
     }).finally(() => clearTimeout(timer))
     this.pids.set(id, pid)
     void exited.then(() => this.pids.delete(id))

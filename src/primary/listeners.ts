@@ -4,6 +4,7 @@ import { lookup } from 'node:dns/promises'
 import { SmoothError } from '../errors.js'
 import type { ListenerSpec } from '../config/resolve.js'
 import { displayAddress } from '../config/address.js'
+import { EnvNames } from '../env.js'
 
 /**
  * libuv's TCP handle, taken out of the net.Server that bound it.
@@ -38,7 +39,7 @@ export interface Listener {
 }
 
 /** Inherited listening sockets: listener key -> fd, handed over by the previous generation. */
-export const InheritEnv = 'SMOOTH_INHERIT_FDS'
+export const InheritEnv = EnvNames.inheritFds
 export function inheritedFds(env = process.env): Record<string, number> {
   const raw = env[InheritEnv]
   return raw ? (JSON.parse(raw) as Record<string, number>) : {}
@@ -68,13 +69,13 @@ export async function bindListener(spec: ListenerSpec, fd?: number): Promise<Lis
     }
   }
   const handle = fd === undefined ? createServerHandle(address, spec.port, family) : createServerHandle(null, 0, 0, fd)
-  if (typeof handle === 'number') throw fail(errnoName(handle))
+  if (typeof handle === 'number') throw fail(handle === EADDRINUSE ? IN_USE : errnoName(handle))
   const name: SockName = {}
   // libuv reports a bind's EADDRINUSE late (at listen); getsockname surfaces it now.
   const err = handle.getsockname(name)
   if (err) {
     handle.close()
-    throw fail(err === -98 ? 'address already in use' : errnoName(err))
+    throw fail(err === EADDRINUSE ? IN_USE : errnoName(err))
   }
   const port = name.port ?? spec.port
   const listener: Listener = {
@@ -88,6 +89,10 @@ export async function bindListener(spec: ListenerSpec, fd?: number): Promise<Lis
   return listener
 }
 
+const EADDRINUSE = -98
+const IN_USE = 'address already in use: another process listens there. Stop it, or choose another port ' +
+  '(PORT=8200 or --port 8200 for the examples and `smooth start`, SMOOTH_ADDRESS=:8200, or address in smooth.yaml)'
+
 function errnoName(err: number): string {
   try {
     return util.getSystemErrorName(err)
@@ -96,7 +101,7 @@ function errnoName(err: number): string {
   }
 }
 /** For a full restart: the ports the previous generation had bound (port 0 resolved), by key. */
-export const BoundPortsEnv = 'SMOOTH_BOUND_PORTS'
+export const BoundPortsEnv = EnvNames.boundPorts
 export function boundPorts(env = process.env): Record<string, number> {
   const raw = env[BoundPortsEnv]
   return raw ? (JSON.parse(raw) as Record<string, number>) : {}

@@ -9,20 +9,25 @@ import { startAdminServer } from '../admin/server.js'
 import { createLogger } from '../log.js'
 import { env, EnvNames } from '../env.js'
 import { SmoothError } from '../errors.js'
+import { rollbackReason, successorFailure } from './rollback-reason.js'
 import { resolveConfig, loadTls, type ResolvedConfig } from '../config/resolve.js'
+import { closeUnusedInherited, noteSettingsForRestart } from './config-changes.js'
 import { TAG, type ControlCommand, type ControlMessage, type Counters, type PredecessorFrame, type SuccessorFrame } from '../protocol.js'
 import type { RuntimeHooks, Server } from '../server.js'
 import { bindAll, inheritedFds, boundPorts, InheritEnv, BoundPortsEnv, type Listener, type RawHandle } from './listeners.js'
 import { WorkerPool, type WorkerSlot } from './workers.js'
 import { Watchdog, workerView } from './watchdog.js'
 import { Recycler } from './recycle.js'
-import { installSignals } from './signals.js'
+import { installSignals, dispatchSignal, type SignalActions } from './signals.js'
 import { writePidFile, removePidFile } from './pidfile.js'
+import { writeState, removeState, type ServerState } from './state-file.js'
 import { Rollouts, type RolloutRecord } from './rollout.js'
 import { rollingReload } from './reload.js'
 import { scaleTarget, scaleTo } from './scale.js'
 import { envName } from '../config/keys.js'
 import { planLaunch, spawnGeneration, type LaunchPlan } from './successor.js'
+import { recordLaunch, startDir, thisLaunch } from './launch.js'
+import { buildInfo, registerBuildInfo } from './build-info.js'
 import { StatusServer, connectStatus, type StatusClient } from './status-channel.js'
 import { AnchorLink, type Generation } from './anchor-link.js'
 import { notifySystemd } from './systemd.js'
@@ -61,6 +66,9 @@ type PrimaryState = 'collecting' | 'starting' | 'serving' | 'retiring' | 'stoppi
 export function createPrimaryRuntime(): RuntimeHooks {
   const log: Logger = createLogger('primary')
   const generation = env.generation()
+  // A first primary without an anchor records where it was started; every later process starts there.
+  recordLaunch()
+  const launch = thisLaunch()
   const anchor = AnchorLink.connect(log)
   const statusAddr = process.env[EnvNames.statusAddr]
   const statusToken = process.env[EnvNames.statusToken]
@@ -86,12 +94,17 @@ export function createPrimaryRuntime(): RuntimeHooks {
   const rollouts = new Rollouts()
   /** Called when a shutdown starts (a handshake in progress fails at once). */
   const onStop: Array<() => void> = []
+  /** Once the successor is live, it alone speaks for the server (the state file). */
+  let handedOver = false
+  let lastRefused: ServerState['refused'] = null
   const metrics = new PrimaryMetrics(() => {
     const n: Record<string, number> = { starting: 0, ready: 0, draining: 0 }
     for (const w of pool?.live() ?? []) n[w.state] = (n[w.state] ?? 0) + 1
     return n
   })
   metrics.generation.set(generation)
+  const build = buildInfo(launch, Number(process.env[EnvNames.anchorPid]) || undefined)
+  registerBuildInfo(metrics.registry, build)
   const workerCounts = new WorkerCounts(async () => (await pool?.collectMetrics()) ?? [], PEER_METRICS_WAIT_MS)
   const counters: Counters = { restarts: 0, reloads: 0, workerCrashes: 0, rolloutFailures: 0 }
   const startedAt = Date.now()
@@ -99,7 +112,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
   const done = new Promise<void>((r) => (doneResolve = r))
 
   // Handle SIGUSR1 (and the rest) from the first moment: an unhandled SIGUSR1 starts the inspector.
-  installSignals({
+  const onSignal: SignalActions = {
     shutdown: (signal) => void shutdown(`signal ${signal}`),
     restart: (signal) => void restart(undefined, `signal ${signal}`).catch(() => {}),
     reload: (signal) => void reload(`signal ${signal}`).catch(() => {}),
@@ -110,7 +123,8 @@ export function createPrimaryRuntime(): RuntimeHooks {
         log.warn({ signal, code: (err as SmoothError).code }, `scale refused: ${(err as Error).message}`)
       }
     },
-  })
+  }
+  installSignals(onSignal)
 
   function fatal(err: unknown): never {
     const e = err as SmoothError
@@ -133,6 +147,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
       for (const s of config.servers) if (s.tls) loadTls(s.tls)
       if (config.process.pidFile && !anchor && !statusAddr) writePidFile(config.process.pidFile)
       listeners = await bindAll(config.listeners.map((l) => ({ ...l, port: bound[l.key] ?? l.port })), inherited)
+      closeUnusedInherited(log, config, inherited)
       if (statusAddr && statusToken) {
         try {
           predecessor = await connectStatus(statusAddr, statusToken, { pid: process.pid, generation })
@@ -148,6 +163,10 @@ export function createPrimaryRuntime(): RuntimeHooks {
     adminSecret = new AdminSecret(config.process.adminToken)
     warnAboutAdmin(config, log)
     anchor?.onGone(() => anchorGone())
+    const anchorPidFile = process.env[EnvNames.anchorPidFile] ?? ''
+    if (anchor && (config.process.pidFile ?? '') !== anchorPidFile) {
+      log.warn({ pidFile: config.process.pidFile ?? null, inEffect: anchorPidFile || null }, 'pidFile changed: it takes effect only after a full stop (the anchor writes it)')
+    }
     pool = new WorkerPool({
       size: config.process.workers,
       servers: config.servers.map((s) => s.name),
@@ -155,10 +174,17 @@ export function createPrimaryRuntime(): RuntimeHooks {
       generation,
       readyTimeoutMs: config.process.readyTimeoutMs,
       log,
+      launch,
       handles: listeners.map((l) => l.handle),
       onControl: (msg, from) => void control(msg, from).catch((err: unknown) => log.error({ err }, 'control request failed')),
     })
     pool.on('exit', (slot: WorkerSlot) => { if (slot.crashed && !slot.killedFor) metrics.crash() })
+    pool.on('signal', (slot: WorkerSlot, signal: string) => {
+      // Ctrl-C reaches every process of the group: a shutdown already under way needs no echo.
+      if (stopping && !['SIGUSR1', 'SIGUSR2'].includes(signal)) return
+      log.info({ signal, workerPid: slot.pid }, 'signal forwarded by a worker')
+      dispatchSignal(onSignal, signal)
+    })
     pool.on('counts', (_slot: WorkerSlot, final: unknown) => workerCounts.workerGone(final))
     pool.on('drained', (slot: WorkerSlot, ms: number) => {
       metrics.drainDuration.observe(ms / 1000)
@@ -194,7 +220,10 @@ export function createPrimaryRuntime(): RuntimeHooks {
       }
     }
     if (!anchor) notifySystemd(log, { READY: 1, MAINPID: process.pid })
-    log.info({ workers: pool.live().length }, 'server ready')
+    // Which version runs, and the pid to signal (the anchor's when there is one: it outlives restarts).
+    log.info({ workers: pool.live().length, entry: build.entry, entryResolved: build.entryResolved, startedWith: build.startedWith,
+      version: build.version, node: build.node, signalPid: build.signalPid }, 'server ready')
+    publishState()
   }
 
   /** Hung workers are killed (workerTimeout); workers over a limit are recycled (maxWorker*). */
@@ -315,6 +344,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
       generation,
       state,
       uptimeMs: Date.now() - startedAt,
+      build,
       graceful: config?.process.graceful ?? false,
       servers: config?.servers.map((s) => ({
         name: s.name,
@@ -332,12 +362,23 @@ export function createPrimaryRuntime(): RuntimeHooks {
     }
   }
 
+  /** The live generation's state next to the pid file, for `smooth --pid-file` (state-file.ts). */
+  function publishState(): void {
+    const pidFile = config?.process.pidFile
+    if (!pidFile || handedOver) return
+    writeState(pidFile, {
+      pid: process.pid, generation, state, rollout: rollouts.current ?? null, rollouts: rollouts.history.slice(0, 5), refused: lastRefused,
+      build: { entry: build.entry, entryResolved: build.entryResolved, version: build.version, node: build.node },
+    })
+  }
+
   /** Refuses what cannot run now; returns the rollout record otherwise. */
   function beginRollout(kind: 'reload' | 'restart', reason: string): RolloutRecord {
     if (!config?.process.graceful) throw new SmoothError('SMOOTH_GRACEFUL_DISABLED')
     if (state !== 'serving') throw new SmoothError(state === 'starting' || state === 'collecting' ? 'SMOOTH_ROLLOUT_IN_PROGRESS' : 'SMOOTH_SHUTTING_DOWN', 'start-up')
     const rec = rollouts.begin(kind, pool!.size)
     log.info({ kind, reason, rollout: rec.id }, kind === 'restart' ? 'server reloading' : 'workers reloading')
+    publishState()
     return rec
   }
 
@@ -354,8 +395,11 @@ export function createPrimaryRuntime(): RuntimeHooks {
       rec = beginRollout(kind, reason)
     } catch (err) {
       log.warn({ reason, code: (err as SmoothError).code }, `${kind} refused: ${(err as Error).message}`)
+      lastRefused = { kind, code: (err as SmoothError).code ?? 'ERROR', message: (err as Error).message, at: Date.now() }
+      publishState()
       throw err
     }
+    if (kind === 'reload') noteSettingsForRestart(log, config!, started.map((s) => ({ name: s.name, settings: s.settings })), startDir(launch))
     const run = plan
       ? handOver(plan, rec, hooks).then(() => {
         counters.restarts++
@@ -365,12 +409,14 @@ export function createPrimaryRuntime(): RuntimeHooks {
         .then(() => { counters.reloads++ })
     const done = run.then(() => {
       rollouts.finish(rec)
+      publishState()
       metrics.rollout(kind, 'success', (rec.durationMs ?? 0) / 1000)
       log.info({ rollout: rec.id, kind, durationMs: rec.durationMs }, kind === 'reload' ? 'workers reloaded' : 'server restarted')
       return rec
     }, (err: unknown) => {
       counters.rolloutFailures++
       rollouts.finish(rec, err)
+      publishState()
       metrics.rollout(kind, 'failure', (rec.durationMs ?? 0) / 1000)
       log.error({ rollout: rec.id, kind, code: (err as SmoothError).code }, `${kind === 'restart' ? 'server restarts' : 'reload'} failed: ${(err as Error).message}`)
       if (state === 'serving') {
@@ -456,7 +502,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
       checkNotStopping()
       if (anchor && !anchor.gone) {
         if (full) await stopServingForFullRestart(rec)
-        child = await anchor.spawn(plan.command, plan.args, childEnv, passed.map((l) => ({ key: l.key, handle: l.handle ?? adminHandle() })))
+        child = await anchor.spawn(plan.command, plan.args, startDir(plan.launch), childEnv, passed.map((l) => ({ key: l.key, handle: l.handle ?? adminHandle() })))
       } else {
         if (full) await stopServingForFullRestart(rec)
         // Without an anchor (none, or it died), this process starts the successor itself.
@@ -464,12 +510,12 @@ export function createPrimaryRuntime(): RuntimeHooks {
           delete childEnv[EnvNames.anchorPid]
           childEnv[EnvNames.anchorGone] = '1'
         }
-        const proc = spawnGeneration(plan.command, plan.args, passed.map((l) => l.fd), childEnv, false)
+        const proc = spawnGeneration(plan.command, plan.args, passed.map((l) => l.fd), childEnv, false, startDir(plan.launch))
         const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
           proc.once('exit', (code, signal) => resolve({ code, signal }))
           proc.once('error', () => resolve({ code: null, signal: null }))
         })
-        if (!proc.pid) throw new Error(`cannot start ${plan.target}`)
+        if (!proc.pid) throw new SmoothError('SMOOTH_SUCCESSOR_SPAWN_FAILED', plan.target, 'no process was created')
         child = { pid: proc.pid, exited, kill: (sig) => { proc.kill(sig) } }
       }
       successor = child
@@ -482,23 +528,28 @@ export function createPrimaryRuntime(): RuntimeHooks {
       checkNotStopping()
       channel.send({ t: 'handover', metrics: counts })
       anchor?.handover(child.pid)
+      handedOver = true
     } catch (err) {
       successor = undefined
       // What the successor's workers answered during the overlap stays counted.
       workerCounts.lost()
       const stoppingNow = stopRequested()
+      // A successor that died closes the channel before its exit is reported: say which it was.
+      let reason = err
+      if (!stoppingNow && child && (err as SmoothError).code === 'SMOOTH_STATUS_CHANNEL_CLOSED') {
+        const gone = await Promise.race([child.exited, grace(1000)])
+        if (gone) reason = new SmoothError('SMOOTH_SUCCESSOR_EXITED', child.pid, gone.signal ? `signal ${gone.signal}` : `exit code ${gone.code}`)
+      }
       // A shutdown: the successor stops gracefully with us (its workers drain); a failure: it is killed.
       child?.kill(stoppingNow ? 'SIGTERM' : 'SIGKILL')
       const exit = child ? await Promise.race([child.exited, grace(stoppingNow ? (config!.process.gracefulShutdownTimeoutMs + 5_000) : 3000)]) : undefined
       if (stoppingNow && child && !exit) child.kill('SIGKILL')
       if (stoppingNow) throw new SmoothError('SMOOTH_SHUTTING_DOWN')
-      let detail = (err as Error).message
-      if (exit && (exit.code !== null || exit.signal)) detail += ` (exit code ${exit.code}${exit.signal ? `, signal ${exit.signal}` : ''})`
-      try { detail += `: ${readFileSync(failure, 'utf8').trim()}` } catch { /* no error was recorded */ }
-      successor = undefined
-      // An anchor that does not answer keeps its own code: the operator's fix is not the release's.
-      if ((err as SmoothError).code === 'SMOOTH_ANCHOR_GONE') throw err
-      throw new SmoothError('SMOOTH_ROLLOUT_FAILED', 'restart', detail)
+      let recorded: string | undefined
+      // Its first line: "Error: release B is broken", or "SMOOTH_LISTEN_FAILED: cannot listen on …".
+      try { recorded = readFileSync(failure, 'utf8').trim().split('\n')[0] } catch { /* no error was recorded */ }
+      // An anchor that does not answer keeps its own code (SMOOTH_ANCHOR_GONE): the operator's fix is not the release's.
+      throw rollbackReason(reason, child?.pid, plan.target, recorded)
     } finally {
       channel.close()
       rmSync(failure, { force: true })
@@ -568,11 +619,11 @@ export function createPrimaryRuntime(): RuntimeHooks {
 
   function handshake(channel: StatusServer, child: Generation, rec: RolloutRecord, hooks: RequesterHooks): Promise<void> {
     return new Promise((resolve, reject) => {
-      let timer = setTimeout(() => fail(new Error(`successor ${child.pid} did not connect within ${SUCCESSOR_HELLO_TIMEOUT_MS} ms`)), SUCCESSOR_HELLO_TIMEOUT_MS)
+      let timer = setTimeout(() => fail(new SmoothError('SMOOTH_SUCCESSOR_HELLO_TIMEOUT', child.pid, SUCCESSOR_HELLO_TIMEOUT_MS)), SUCCESSOR_HELLO_TIMEOUT_MS)
       const stepTimeout = config!.process.readyTimeoutMs + config!.process.gracefulTimeoutMs + 15_000
       const rearm = (what: string): void => {
         clearTimeout(timer)
-        timer = setTimeout(() => fail(new Error(`successor ${child.pid}: ${what} did not happen in time`)), stepTimeout)
+        timer = setTimeout(() => fail(new SmoothError('SMOOTH_SUCCESSOR_NOT_READY', child.pid, what, stepTimeout)), stepTimeout)
       }
       let settled = false
       const fail = (err: Error): void => {
@@ -584,12 +635,12 @@ export function createPrimaryRuntime(): RuntimeHooks {
       // One restart at a time: the hook of an earlier one (settled long ago) goes.
       onStop.length = 0
       onStop.push(() => fail(new SmoothError('SMOOTH_SHUTTING_DOWN')))
-      void child.exited.then(({ code, signal }) => fail(new Error(`successor ${child.pid} exited before ready (code ${code}${signal ? `, signal ${signal}` : ''})`)))
+      void child.exited.then(({ code, signal }) => fail(new SmoothError('SMOOTH_SUCCESSOR_EXITED', child.pid, signal ? `signal ${signal}` : `exit code ${code}`)))
       channel.on('hello', () => {
         channel.send({ t: 'welcome', counters: { ...counters, workerCrashes: counters.workerCrashes + (pool?.crashes ?? 0), metrics: metrics.counters() }, history: rollouts.history, restart: rec })
         rearm('its first worker')
       })
-      channel.on('close', () => fail(new Error(`successor ${child.pid} closed the status channel`)))
+      channel.on('close', () => fail(new SmoothError('SMOOTH_STATUS_CHANNEL_CLOSED', child.pid)))
       channel.on('frame', (frame: SuccessorFrame) => {
         switch (frame.t) {
           case 'workerReady': {
@@ -615,10 +666,10 @@ export function createPrimaryRuntime(): RuntimeHooks {
             }, SETTLE_MS)
             return
           case 'workerDied':
-            fail(new Error(`a worker of successor ${child.pid} died during its start-up (code ${frame.code})`))
+            fail(new SmoothError('SMOOTH_SUCCESSOR_WORKER_DIED', child.pid, `worker ${frame.workerPid}, exit code ${frame.code}`))
             return
           case 'failed':
-            fail(new Error(`${frame.code}: ${frame.message}`))
+            fail(successorFailure(child.pid, `${frame.code}: ${frame.message}`))
             return
         }
       })
@@ -747,6 +798,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
       // (the successor told to stop and gone), so no process outlives this one.
       if (!wasRetiring) await Promise.race([handingOver?.catch(() => {}), grace(timeoutMs + 15_000)])
       if (config?.process.pidFile && (!anchor || anchor.gone)) removePidFile(config.process.pidFile)
+      if (config?.process.pidFile && !handedOver) removeState(config.process.pidFile)
       state = 'stopped'
       log.info({ forced }, 'all servers shutdown')
       doneResolve()

@@ -34,8 +34,8 @@ export async function rollingReload(pool: WorkerPool, rec: RolloutRecord, opts: 
     } catch (err) {
       for (const s of fresh) if (s.state !== 'dead') s.worker.process.kill('SIGKILL')
       await Promise.all(fresh.map((s) => s.exited))
-      opts.log.error({ err: (err as Error).message, rolled: i, of: old.length }, 'reload stopped: old workers keep serving')
-      throw new SmoothError('SMOOTH_ROLLOUT_FAILED', 'reload', (err as Error).message)
+      opts.log.error({ code: (err as SmoothError).code, rolled: i, of: old.length }, 'reload stopped: old workers keep serving')
+      throw err instanceof SmoothError ? err : new SmoothError('SMOOTH_ROLLOUT_FAILED', 'reload', (err as Error).message)
     }
     rec.progress.step = `draining worker(s) ${batch.map((s) => s.pid).join(', ')}`
     if (opts.requester && batch.includes(opts.requester)) opts.beforeRequesterDrains?.(rec)

@@ -14,6 +14,13 @@ export interface SignalActions {
   scale(change: string, signal: string): void
 }
 
+/** Acts on a signal as if this process had received it (one a worker forwarded). */
+export function dispatchSignal(actions: SignalActions, signal: string): void {
+  if (signal === RestartSignal) actions.restart(signal)
+  else if (signal === ReloadSignal) actions.reload(signal)
+  else if ((ShutdownSignals as readonly string[]).includes(signal)) actions.shutdown(signal)
+}
+
 export function installSignals(actions: SignalActions): () => void {
   const handlers: Array<[NodeJS.Signals, () => void]> = [
     ...ShutdownSignals.map((s) => [s, () => actions.shutdown(s)] as [NodeJS.Signals, () => void]),

@@ -5,6 +5,9 @@ import type { Logger } from 'pino'
 import { EnvNames, ListenersEnv, type ListenerRef } from '../env.js'
 import { isSmoothMessage, TAG, type ControlMessage, type FromWorker, type ToWorker, type WorkerStats } from '../protocol.js'
 import type { RawHandle } from './listeners.js'
+import { startDir, type Launch } from './launch.js'
+import { execArgv } from './successor.js'
+import { SmoothError } from '../errors.js'
 
 export type WorkerState = 'starting' | 'ready' | 'draining' | 'dead'
 
@@ -67,6 +70,8 @@ export interface PoolOptions {
   generation: number
   readyTimeoutMs: number
   log: Logger
+  /** The entry workers run and where they start: resolved anew at each fork (a release may be gone). */
+  launch: Launch
   /** The listening sockets by listener index; each ready worker accepts from a duplicate. */
   handles: RawHandle[]
   onControl(msg: ControlMessage, from: WorkerSlot): void
@@ -135,6 +140,8 @@ export class WorkerPool extends EventEmitter {
    */
   fork(settleMs = 0): WorkerSlot {
     const id = this.nextId++
+    // Never the primary's own cwd: the release it started in may have been deleted since.
+    cluster.setupPrimary({ exec: this.opts.launch.entry, cwd: startDir(this.opts.launch), execArgv: execArgv() })
     const worker = cluster.fork({
       [EnvNames.role]: 'worker',
       [EnvNames.workerId]: String(id),
@@ -170,6 +177,9 @@ export class WorkerPool extends EventEmitter {
           return
         case 'control':
           this.opts.onControl(msg, slot)
+          return
+        case 'signal':
+          this.emit('signal', slot, msg.signal)
           return
         case 'pressure':
           slot.underPressure = msg.under
@@ -285,12 +295,12 @@ export class WorkerPool extends EventEmitter {
       const onExit = (s: WorkerSlot): void => {
         if (s !== slot) return
         cleanup()
-        reject(new Error(`new worker ${slot.pid} exited before ready (code ${s.exitCode})`))
+        reject(new SmoothError('SMOOTH_WORKER_EXITED_BEFORE_READY', slot.pid, `code ${s.exitCode}`))
       }
       const timer = setTimeout(() => {
         cleanup()
         slot.worker.process.kill('SIGKILL')
-        reject(new Error(`new worker ${slot.pid} was not ready within ${timeoutMs} ms`))
+        reject(new SmoothError('SMOOTH_WORKER_NOT_READY', slot.pid, timeoutMs))
       }, timeoutMs)
       this.on('ready', onReady)
       this.on('exit', onExit)

@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import { createLogger } from '../log.js'
 import { env, listenerTable } from '../env.js'
 import { resolveConfig, loadTls, type ResolvedConfig } from '../config/resolve.js'
-import { isSmoothMessage, TAG, type ControlCommand, type FromWorker, type ToWorker, type WorkerStats } from '../protocol.js'
+import { isSmoothMessage, TAG, ForwardedSignals, type ControlCommand, type FromWorker, type ToWorker, type WorkerStats } from '../protocol.js'
 import type { RuntimeHooks, Server } from '../server.js'
 import { buildApp } from './app.js'
 import { ConnectionTracker } from './connections.js'
@@ -31,12 +31,20 @@ interface ListeningHandle {
 
 /**
  * The worker role: builds the servers' Fastify apps, says `ready`, then serves the connections the
- * primary hands over. Terminal signals are ignored here: Ctrl-C reaches the whole process group, and
- * only the primary decides when a worker drains.
+ * primary hands over. A signal sent to a worker (GoFrame users read the pid from `/pid` and signal
+ * it) is forwarded to the primary, as if sent there: only the primary decides when a worker drains,
+ * and Ctrl-C, which reaches the whole process group, still means one shutdown.
  */
 export function createWorkerRuntime(): RuntimeHooks {
   const log: Logger = createLogger('worker')
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'] as const) {
+  for (const signal of ForwardedSignals) {
+    process.on(signal, () => {
+      if (!process.connected) return log.warn({ signal }, 'signal ignored: the primary is gone and this worker is draining')
+      log.info({ signal }, 'signal forwarded to the primary')
+      send({ smooth: TAG, act: 'signal', signal })
+    })
+  }
+  for (const sig of ['SIGTTIN', 'SIGTTOU'] as const) {
     process.on(sig, () => log.debug({ signal: sig }, 'signal ignored by worker: the primary decides'))
   }
   const expected = new Set(env.servers())
