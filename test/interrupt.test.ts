@@ -6,7 +6,7 @@ import { groupPids } from './helpers/group.js'
 
 after(killAll)
 
-test('Ctrl-C during a restart that waits on a 5 s request: the request finishes, one shutdown per generation, the anchor exits last, nothing left', { timeout: 60_000 }, async () => {
+test('Ctrl-C during a restart that waits on a 5 s request: the request finishes, one shutdown, the anchor exits last with 0, nothing left', { timeout: 60_000 }, async () => {
   const p = new SmoothProcess(dist('test/fixtures/app.js'), { GRACEFUL: '1', WORKERS: '1' })
   try {
     const port = await p.ready()
@@ -18,8 +18,8 @@ test('Ctrl-C during a restart that waits on a 5 s request: the request finishes,
       (JSON.parse((await get(`http://127.0.0.1:${port}/debug/admin/status`)).body) as { workers: Array<{ inflight?: number }> }).workers.some((w) => w.inflight === 2), 5_000)
     const from = p.logs.length
     p.signal('SIGUSR1')
-    // The successor's first worker is ready: the old worker, which holds the request, is draining.
-    await p.waitFor('the restart to wait on the old worker', (l) => l.msg === 'worker ready' && l.generation === 2, 30_000, from)
+    // The restart is under way (its successor starting) while the old worker holds the request.
+    await p.waitFor('the successor to start', (l) => l.msg === 'successor started', 30_000, from)
     assert.ok(!finished, 'the request is still in flight at Ctrl-C')
     p.signalGroup('SIGINT')
     const reply = await slow.done
@@ -28,7 +28,11 @@ test('Ctrl-C during a restart that waits on a 5 s request: the request finishes,
     assert.deepEqual(groupPids(p.pid), [], 'the anchor exits last: nothing of the tree outlives it')
     assert.ok(reply.body.length > 0)
     const shutdowns = p.logs.filter((l) => l.msg === 'all servers shutdown')
-    assert.deepEqual(shutdowns.map((l) => l.generation).sort(), [1, 2], `one shutdown line per generation:\n${p.tail()}`)
+    // One shutdown: the serving generation says it once; the successor, stopped while it was still
+    // starting (the shutdown wins over the restart), says it at most once.
+    const perGeneration = (g: number): number => shutdowns.filter((l) => l.generation === g).length
+    assert.equal(perGeneration(1), 1, `one shutdown line for generation 1:\n${p.tail()}`)
+    assert.ok(perGeneration(2) <= 1, `at most one shutdown line for generation 2:\n${p.tail()}`)
     assert.equal(exit.code, 0, `exit code\n${p.tail()}`)
   } finally {
     p.kill()
