@@ -123,9 +123,15 @@ export class ConnectionTracker {
       res.once('close', () => this.closeWhenIdle(socket))
       return
     }
-    const timer = setTimeout(() => {
-      if (!currentResponse(socket)) socket.end()
-    }, this.idleGraceMs)
+    // Idle: closed once it has been quiet for the grace. Checked after the event loop's poll phase
+    // (setImmediate), not in the timer itself: on a busy loop the timer runs before the data that
+    // arrived while it waited has been read. Bytes that came meanwhile start the wait again.
+    const read = socket.bytesRead
+    const timer = setTimeout(() => setImmediate(() => {
+      if (socket.destroyed) return
+      if (currentResponse(socket) || socket.bytesRead !== read) this.closeWhenIdle(socket)
+      else socket.end()
+    }), this.idleGraceMs)
     timer.unref()
     socket.once('close', () => clearTimeout(timer))
   }

@@ -16,8 +16,11 @@ import { closeWebSockets } from './long-lived.js'
 import { watchPressure, whenHealthy } from './pressure.js'
 import { FdExhaustion, PressureReport, fdExhaustionCode } from './fd-exhaustion.js'
 
-/** How long a keep-alive connection idle at drain time may still deliver a request already sent. */
-const IDLE_GRACE_MS = 250
+/**
+ * How long a keep-alive connection idle in a drain may still deliver a request already sent (a client
+ * on a loaded host can take hundreds of milliseconds between reading a response and sending the next).
+ */
+const IDLE_GRACE_MS = 500
 const CONTROL_TIMEOUT_MS = 10_000
 
 type Acceptor = (socket: Socket) => void
