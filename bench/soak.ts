@@ -54,8 +54,9 @@ const tls = selfSignedCertificate(certDir)
 const p = new SmoothProcess(dist('test/fixtures/long-lived.js'), { SMOOTH_GRACEFUL_TIMEOUT: '60s', TLS_CERT: tls.cert, TLS_KEY: tls.key })
 let md = ''
 try {
-  const port = await p.ready()
+  await p.ready()
   const portOf = (server: string) => Number(p.logs.find((l) => l.server === server && /server started listening/.test(l.msg))!.port)
+  const port = portOf('default')
   const clients = reconnectingClients(port, { ws: 4, sse: 4 })
   const load = steadyLoad(`http://127.0.0.1:${port}/`, { concurrency: 2, maxMs: 3_600_000, maxRequests: 10_000_000 })
   // Light TLS loads: keep-alive connections and HTTP/2 streams in flight at every restart.
