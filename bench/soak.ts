@@ -1,8 +1,9 @@
 /**
  * `npm run soak`: SOAK_RESTARTS (200) smooth restarts in a row under plain HTTP, HTTPS keep-alive and
- * HTTP/2 load, with WebSocket and SSE clients connected and reconnecting. Checks that file descriptors, memory and process counts
- * come back to their starting level (no leak) and that no request failed, and writes the
- * figures into BENCHMARKS.md (its "Soak" section; `npm run bench` keeps it).
+ * HTTP/2 load (SOAK_TLS=0 leaves the last two out), with WebSocket and SSE clients connected and
+ * reconnecting. Checks that file descriptors, memory and process counts come back to their starting
+ * level (no leak) and that no request failed, and writes the figures into BENCHMARKS.md (its "Soak"
+ * section; `npm run bench` keeps it).
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -51,7 +52,9 @@ async function settled(anchor: number): Promise<Sample> {
 
 const certDir = mkdtempSync(join(tmpdir(), 'smooth-soak-'))
 const tls = selfSignedCertificate(certDir)
-const p = new SmoothProcess(dist('test/fixtures/long-lived.js'), { SMOOTH_GRACEFUL_TIMEOUT: '60s', TLS_CERT: tls.cert, TLS_KEY: tls.key })
+// SOAK_TLS=0 leaves the HTTPS and HTTP/2 servers and loads out.
+const withTls = process.env.SOAK_TLS !== '0'
+const p = new SmoothProcess(dist('test/fixtures/long-lived.js'), { SMOOTH_GRACEFUL_TIMEOUT: '60s', ...(withTls ? { TLS_CERT: tls.cert, TLS_KEY: tls.key } : {}) })
 let md = ''
 try {
   await p.ready()
@@ -60,8 +63,9 @@ try {
   const clients = reconnectingClients(port, { ws: 4, sse: 4 })
   const load = steadyLoad(`http://127.0.0.1:${port}/`, { concurrency: 2, maxMs: 3_600_000, maxRequests: 10_000_000 })
   // Light TLS loads: keep-alive connections and HTTP/2 streams in flight at every restart.
-  const https = httpsKeepAliveLoad(`https://127.0.0.1:${portOf('https')}`, { connections: 4, maxMs: 3_600_000 })
-  const h2 = http2Load(`https://127.0.0.1:${portOf('h2')}`, { sessions: 2, streams: 4, maxMs: 3_600_000 })
+  const idle = { result: { ok: 0, failed: {}, refused: 0 }, stop: async () => ({ ok: 0, failed: {}, refused: 0 }) }
+  const https = withTls ? httpsKeepAliveLoad(`https://127.0.0.1:${portOf('https')}`, { connections: 4, maxMs: 3_600_000 }) : idle
+  const h2 = withTls ? http2Load(`https://127.0.0.1:${portOf('h2')}`, { sessions: 2, streams: 4, maxMs: 3_600_000 }) : idle
   // Warm up: the first restarts load code and fill caches once; leaks show as growth after that.
   for (let i = 0; i < 3; i++) await restartBySignal(p, 60_000)
   const before = await settled(p.pid)
