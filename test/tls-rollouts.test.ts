@@ -8,11 +8,14 @@ import { SmoothProcess, dist, until, killAll } from './helpers/proc.js'
 import { reloadBySignal, restartBySignal } from './helpers/rollout.js'
 import { httpsKeepAliveLoad, http2Load, selfSignedCertificate, type TlsLoad } from './helpers/tls-load.js'
 import { parseExposition, total } from './helpers/exposition.js'
+import { requires } from './helpers/requires.js'
 
 after(killAll)
 const root = mkdtempSync(join(tmpdir(), 'smooth-tls-roll-'))
 after(() => rmSync(root, { recursive: true, force: true }))
-const { cert, key } = selfSignedCertificate(root)
+let made: { cert: string; key: string } | undefined
+/** Made on first use (openssl), so a machine without openssl skips rather than fails. */
+const certificate = () => (made ??= selfSignedCertificate(root))
 
 /** 5 reloads and 5 restarts, one after the other, while `load` runs; then the load's result. */
 async function rollouts(p: SmoothProcess, load: TlsLoad) {
@@ -37,7 +40,8 @@ function h2get(port: number, path: string): Promise<string> {
   })
 }
 
-test('HTTPS: 50 keep-alive connections through 5 reloads and 5 restarts, no failed request', { timeout: 240_000 }, async (t) => {
+test('HTTPS: 50 keep-alive connections through 5 reloads and 5 restarts, no failed request', { timeout: 240_000, ...requires('openssl') }, async (t) => {
+  const { cert, key } = certificate()
   const p = new SmoothProcess(dist('test/fixtures/app.js'), { GRACEFUL: '1', WORKERS: '2', SMOOTH_HTTPS_CERT_PATH: cert, SMOOTH_HTTPS_KEY_PATH: key })
   try {
     const port = await p.ready()
@@ -50,7 +54,8 @@ test('HTTPS: 50 keep-alive connections through 5 reloads and 5 restarts, no fail
   }
 })
 
-test('HTTP/2: 20 sessions x 10 streams through 5 reloads and 5 restarts, no stream failed, reset or refused by the server', { timeout: 240_000 }, async (t) => {
+test('HTTP/2: 20 sessions x 10 streams through 5 reloads and 5 restarts, no stream failed, reset or refused by the server', { timeout: 240_000, ...requires('openssl') }, async (t) => {
+  const { cert, key } = certificate()
   const p = new SmoothProcess(dist('test/fixtures/app.js'), { GRACEFUL: '1', WORKERS: '2', SMOOTH_HTTP2: 'true', SMOOTH_HTTPS_CERT_PATH: cert, SMOOTH_HTTPS_KEY_PATH: key })
   try {
     const port = await p.ready()
