@@ -80,12 +80,18 @@ export class Http2Sessions {
 }
 
 /**
- * Node wraps a JavaScript stream in a socket of its own, which knows neither the peer's address nor
- * that the connection is encrypted: `request.ip`, `request.protocol` and the admin's loopback check
- * read them. Told here, through the session's socket (writes reach that wrapper socket).
+ * Node wraps a JavaScript stream in a socket of its own, whose handle knows neither the addresses nor
+ * that the connection is encrypted: `request.ip`, `request.protocol`, the admin's loopback and Host
+ * checks read them. They are given to that handle (reached through the session's socket) from the TLS
+ * socket's.
  */
 function adoptPeer(session: Http2Session, tls: TLSSocket): void {
-  const socket = session.socket as unknown as { _peername?: object; encrypted?: boolean }
-  socket._peername = { address: tls.remoteAddress, family: tls.remoteFamily, port: tls.remotePort }
+  type Name = { address?: string; family?: string; port?: number }
+  const socket = session.socket as unknown as { _handle?: { getpeername?: (out: Name) => number; getsockname?: (out: Name) => number }; encrypted?: boolean }
+  const handle = socket._handle
+  if (handle) {
+    handle.getpeername = (out) => (Object.assign(out, { address: tls.remoteAddress, family: tls.remoteFamily, port: tls.remotePort }), 0)
+    handle.getsockname = (out) => (Object.assign(out, { address: tls.localAddress, family: tls.remoteFamily, port: tls.localPort }), 0)
+  }
   socket.encrypted = true
 }
