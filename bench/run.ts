@@ -9,6 +9,7 @@ import { ROOT } from '../test/helpers/proc.js'
 import { helloBench } from './hello.js'
 import { rolloutBench } from './rollout.js'
 import { metricsBench } from './metrics.js'
+import { tlsRolloutBench, tlsRolloutSection } from './tls-rollout.js'
 import { machine } from './machine.js'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5)
@@ -19,6 +20,7 @@ const connections = 50
 const hello = await helloBench({ workers, seconds, rounds, connections })
 const overhead = await metricsBench({ workers, seconds, rounds, connections })
 const rollout = await rolloutBench({ workers, seconds: Number(process.env.BENCH_ROLLOUT_SECONDS ?? 24), count: Number(process.env.BENCH_ROLLOUTS ?? 5) })
+const tlsRollout = await tlsRolloutBench({ workers, seconds: Number(process.env.BENCH_ROLLOUT_SECONDS ?? 24), count: Number(process.env.BENCH_ROLLOUTS ?? 5) })
 const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a')
 const rolloutRows = rollout.map((r) =>
   `| ${r.system} | ${r.rollouts} | ${r.requests} | **${r.errors}** | ${r.non2xx} | ${f(r.steadyP99)} | ${f(r.rolloutP99)} | ${f(r.rolloutP99 / r.steadyP99, 2)}× | ${f(r.rolloutMs, 0)} |`)
@@ -69,7 +71,8 @@ Rollout duration: Smooth reload until \`workers reloaded\`; Smooth restart until
 ${rolloutRows.join('\n')}
 
 Target: zero errors for Smooth in every run; p99 during rollout ≤ 2 × steady p99.
-`
+
+${tlsRolloutSection(tlsRollout, workers)}`
 // The soak section comes from `npm run soak` (it takes a quarter of an hour): keep it.
 let soak = ''
 try { soak = /<!-- soak -->[\s\S]*<!-- \/soak -->\n?/.exec(readFileSync(resolve(ROOT, 'BENCHMARKS.md'), 'utf8'))?.[0] ?? '' } catch { /* first run */ }

@@ -21,6 +21,7 @@ export class WorkerMetrics {
   private readonly clientErrorsTotal: Counter<'server' | 'kind'>
   /** Accept or sampler failures for lack of file descriptors (EMFILE/ENFILE); see worker/fd-exhaustion.ts. */
   readonly fdExhausted: Counter<'where'>
+  readonly h2Refused: Counter<'server'>
   private readonly children = new Map<string, { c: Counter.Internal; h: Histogram.Internal<string> }>()
 
   constructor(private readonly worker: string, inflight: () => number, pressure: () => { eventLoopDelay: number; heapUsed: number; rssBytes: number; eventLoopUtilized: number } | undefined) {
@@ -38,6 +39,7 @@ export class WorkerMetrics {
     this.clientErrorsTotal = new Counter({ name: 'smooth_client_errors_total', help: 'requests answered 404, other 4xx from the error handler, or malformed (HTTP parser); logged at debug only', labelNames: ['server', 'kind'], registers })
     this.fdExhausted = new Counter({ name: 'smooth_worker_fd_exhausted_total', help: 'accepts and memory samples that failed for lack of file descriptors (EMFILE/ENFILE)', labelNames: ['where'], registers })
     this.fdExhausted.inc({ where: 'accept' }, 0)
+    this.h2Refused = new Counter({ name: 'smooth_http2_streams_refused_total', help: 'HTTP/2 streams opened after their session\'s final GOAWAY in a drain: refused (REFUSED_STREAM, safe to retry)', labelNames: ['server'], registers })
     const w = this.worker
     new Gauge({ name: 'smooth_http_requests_in_flight', help: 'requests being answered', labelNames: ['worker'], registers, collect() { this.set({ worker: w }, inflight()) } })
     const p = (name: string, help: string, pick: (x: NonNullable<ReturnType<typeof pressure>>) => number) =>
@@ -59,6 +61,7 @@ export class WorkerMetrics {
     // Present from the first scrape, at 0: a rate() over them works before the first event.
     this.accepted.inc({ server }, 0)
     this.shed.inc({ server }, 0)
+    this.h2Refused.inc({ server }, 0)
     // A callback hook, not an async one: no promise per request on the hot path.
     app.addHook('onResponse', (req, reply, done) => {
       const route = req.routeOptions.url ?? 'unmatched'

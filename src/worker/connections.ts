@@ -1,7 +1,7 @@
 import type { Server as HttpServer, ServerResponse } from 'node:http'
-import type { Http2Session } from 'node:http2'
 import type { Socket } from 'node:net'
 import { isEventStream, endEventStream } from './long-lived.js'
+import { Http2Sessions } from './h2-drain.js'
 
 /**
  * Tracks the connections of one HTTP server in a worker and drains them.
@@ -10,13 +10,16 @@ import { isEventStream, endEventStream } from './long-lived.js'
  * connection costs one Set entry and one 'close' listener. A drain then:
  *  - answers every request that has not sent its headers yet, and every later one, with
  *    `Connection: close`, so keep-alive clients move to another worker after their current request;
- *  - closes a connection as soon as it has no request in flight, but gives a connection that is idle
- *    when the drain starts `idleGraceMs` to deliver a request already on the wire (closing it at once
- *    would reset a keep-alive client whose next request is in flight: the classic keep-alive race);
+ *  - closes a connection once it has no request in flight and has had `idleGraceMs` to deliver a
+ *    request already on the wire: a connection idle when the drain starts, and one whose response
+ *    in flight went out as keep-alive (its client may send the next request the moment it reads it).
+ *    Closing either at once resets a keep-alive client whose next request is in flight. Over TLS the
+ *    second case is the common one: a response stays in the TLS socket's buffer for a while after
+ *    it is written, so most connections look busy when the drain starts;
  *  - ends server-sent-event streams after telling the client to retry, and leaves WebSockets (closed
  *    with 1012 by long-lived.ts) to their close handshake;
- *  - for HTTP/2, sends every session a GOAWAY (session.close()): its open streams finish, the
- *    client opens new ones on a new connection;
+ *  - for HTTP/2, sends every session the graceful GOAWAY of RFC 9113 §6.8 (h2-drain.ts): its open
+ *    streams finish, the client opens new ones on a new connection;
  *  - at the deadline, destroys what is left and reports how many were forced.
  */
 export class ConnectionTracker {
@@ -27,28 +30,18 @@ export class ConnectionTracker {
   private longLived = new Set<Socket>()
   private onEmpty: (() => void) | undefined
 
-  private readonly sessions = new Set<Http2Session>()
-  private h2Streams = 0
+  private readonly h2: Http2Sessions | undefined
 
-  constructor(private readonly server: HttpServer, private readonly idleGraceMs: number, private readonly http2 = false) {
-    if (http2) {
-      server.on('session', (session: Http2Session) => {
-        this.sessions.add(session)
-        session.once('close', () => this.sessions.delete(session))
-        if (this.draining) session.close()
-      })
-      server.on('stream', (stream: { once(e: 'close', f: () => void): void }) => {
-        this.h2Streams++
-        stream.once('close', () => this.h2Streams--)
-      })
-    }
+  /** `onRefused`: an HTTP/2 stream opened after its session's final GOAWAY, refused. */
+  constructor(private readonly server: HttpServer, private readonly idleGraceMs: number, private readonly http2 = false, onRefused: () => void = () => {}) {
+    this.h2 = http2 ? new Http2Sessions(server, onRefused) : undefined
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket)
       socket.once('close', () => {
         this.sockets.delete(socket)
         this.checkEmpty()
       })
-      if (this.draining) this.closeWhenIdle(socket, this.idleGraceMs)
+      if (this.draining) this.closeWhenIdle(socket)
     })
   }
 
@@ -66,7 +59,7 @@ export class ConnectionTracker {
 
   /** Open connections and those with a response in progress (walked on demand, not counted per request). */
   stats(): { connections: number; inflight: number } {
-    let inflight = this.h2Streams
+    let inflight = this.h2?.streams ?? 0
     for (const socket of this.sockets) if (currentResponse(socket)) inflight++
     return { connections: this.sockets.size + this.pendingHandshakes, inflight }
   }
@@ -81,11 +74,11 @@ export class ConnectionTracker {
       this.draining = true
       this.longLived = longLived
       // GOAWAY: the sessions end by themselves once their streams are done.
-      for (const session of this.sessions) session.close()
+      this.h2?.drain()
       this.server.prependListener('request', (_req, res: ServerResponse) => {
         res.shouldKeepAlive = false
       })
-      for (const socket of this.sockets) this.closeWhenIdle(socket, this.idleGraceMs)
+      for (const socket of this.sockets) this.closeWhenIdle(socket)
     }
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -103,13 +96,13 @@ export class ConnectionTracker {
     })
   }
 
-  private closeWhenIdle(socket: Socket, graceMs: number): void {
+  private closeWhenIdle(socket: Socket): void {
     // HTTP/2 connections end with their session (GOAWAY above); WebSockets with their close handshake.
     if (this.http2 || this.longLived.has(socket)) return
     const res = currentResponse(socket)
     if (res && isEventStream(res)) {
       endEventStream(res)
-      res.once('close', () => this.closeWhenIdle(socket, 0))
+      res.once('close', () => this.closeWhenIdle(socket))
       return
     }
     if (res) {
@@ -125,16 +118,20 @@ export class ConnectionTracker {
         watch.unref()
         res.once('close', () => clearInterval(watch))
       }
-      res.once('close', () => this.closeWhenIdle(socket, 0))
+      // Then idle: with the grace, since a keep-alive response lets the client send another request
+      // (a response marked above makes Node close the connection itself, clearing the timer).
+      res.once('close', () => this.closeWhenIdle(socket))
       return
     }
-    if (graceMs === 0) {
-      socket.end()
-      return
-    }
-    const timer = setTimeout(() => {
-      if (!currentResponse(socket)) socket.end()
-    }, graceMs)
+    // Idle: closed once it has been quiet for the grace. Checked after the event loop's poll phase
+    // (setImmediate), not in the timer itself: on a busy loop the timer runs before the data that
+    // arrived while it waited has been read. Bytes that came meanwhile start the wait again.
+    const read = socket.bytesRead
+    const timer = setTimeout(() => setImmediate(() => {
+      if (socket.destroyed) return
+      if (currentResponse(socket) || socket.bytesRead !== read) this.closeWhenIdle(socket)
+      else socket.end()
+    }), this.idleGraceMs)
     timer.unref()
     socket.once('close', () => clearTimeout(timer))
   }

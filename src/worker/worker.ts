@@ -9,14 +9,18 @@ import { isSmoothMessage, TAG, ForwardedSignals, type ControlCommand, type FromW
 import type { RuntimeHooks, Server } from '../server.js'
 import { buildApp } from './app.js'
 import { ConnectionTracker } from './connections.js'
+import { FramedSocket } from './h2-frames.js'
 import { WorkerMetrics } from '../metrics/worker-metrics.js'
 import { carriedOnly } from '../metrics/ledger.js'
 import { closeWebSockets } from './long-lived.js'
 import { watchPressure, whenHealthy } from './pressure.js'
 import { FdExhaustion, PressureReport, fdExhaustionCode } from './fd-exhaustion.js'
 
-/** How long a keep-alive connection idle at drain time may still deliver a request already sent. */
-const IDLE_GRACE_MS = 250
+/**
+ * How long a keep-alive connection idle in a drain may still deliver a request already sent (a client
+ * on a loaded host can take hundreds of milliseconds between reading a response and sending the next).
+ */
+const IDLE_GRACE_MS = 500
 const CONTROL_TIMEOUT_MS = 10_000
 
 type Acceptor = (socket: Socket) => void
@@ -112,13 +116,15 @@ export function createWorkerRuntime(): RuntimeHooks {
         // Node starts its request/headers timeout checks when a server emits 'listening'. Our servers
         // never listen (the primary owns the sockets), so start those checks explicitly.
         http.emit('listening')
-        const tracker = new ConnectionTracker(http, IDLE_GRACE_MS, sc.http2)
+        const refused = metrics?.h2Refused.labels({ server: sc.name })
+        const tracker = new ConnectionTracker(http, IDLE_GRACE_MS, sc.http2, () => refused?.inc())
         trackers.push(tracker)
         const plain: Acceptor = (socket) => http.emit('connection', socket)
         let secure: Acceptor | undefined
         if (sc.tls) {
           const tls = createTlsServer({ ...loadTls(sc.tls), ALPNProtocols: sc.http2 ? ['h2'] : ['http/1.1'] })
-          tls.on('secureConnection', (s: TLSSocket) => http.emit('connection', s))
+          // HTTP/2 goes through a frame tap, for the graceful GOAWAY Node cannot send (h2-frames.ts).
+          tls.on('secureConnection', (s: TLSSocket) => http.emit('connection', sc.http2 ? new FramedSocket(s) : s))
           tls.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'))
           secure = (socket) => {
             const done = tracker.handshakeStarted()
