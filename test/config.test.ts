@@ -56,6 +56,15 @@ test('named server sections, HTTPS addresses and GoFrame address forms', () => {
   assert.deepEqual(parseAddress('8199'), { text: '8199', port: 8199 })
 })
 
+test('every listener has its own inheritance key, also when several servers take port 0', () => {
+  // Two HTTPS servers on 127.0.0.1:0 once shared a key, so a restart handed both the same socket.
+  const tls = { address: '127.0.0.1:0', httpsCertPath: 'c', httpsKeyPath: 'k' }
+  const cfg = resolveConfig([{ name: 'plain', settings: { address: '127.0.0.1:0' } }, { name: 'https', settings: tls }, { name: 'h2', settings: { ...tls, http2: true } }], {}, { base: {}, named: {} })
+  assert.equal(new Set(cfg.listeners.map((l) => l.key)).size, 3)
+  const fixed = resolveConfig(code({ address: '127.0.0.1:8100' }), {}, { base: {}, named: {} })
+  assert.equal(fixed.listeners[0]!.key, 'http://127.0.0.1:8100', 'a fixed port keeps its key, so a renamed server still inherits it')
+})
+
 test('under-pressure limits and http2 are per server; http2 needs TLS on every listener', () => {
   const f = loadConfigFile(file('up.yaml', [
     'server:', '  underPressure: { maxEventLoopDelay: 100 }',

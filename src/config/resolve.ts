@@ -180,7 +180,10 @@ function resolveServer(name: string, s: ServerSettings, listeners: ListenerSpec[
     throw new SmoothError('SMOOTH_CONFIG_INVALID', `server "${name}" has http2 on: every listener must be HTTPS (set httpsCertPath and httpsKeyPath, and no plain address)`)
   }
   const add = (a: ListenAddress, protocol: Protocol): ListenerSpec => {
-    const spec: ListenerSpec = { ...a, index: listeners.length, server: name, protocol, key: `${protocol}://${a.text}` }
+    // The key names a socket across generations. A fixed port names it alone; port 0 ("any free
+    // port") may be written by several servers, so it also names the server and its position.
+    const key = a.port === 0 ? `${protocol}://${a.text}#${name}.${listeners.length}` : `${protocol}://${a.text}`
+    const spec: ListenerSpec = { ...a, index: listeners.length, server: name, protocol, key }
     listeners.push(spec)
     return spec
   }
