@@ -1,5 +1,6 @@
-import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics, type LabelValues } from 'prom-client'
+import { Registry, Counter, Gauge, collectDefaultMetrics, type Metric } from 'prom-client'
 import type { FastifyInstance } from 'fastify'
+import { RequestCounts } from './request-counts.js'
 
 /**
  * A worker's metrics: prom-client's default Node metrics, HTTP requests by server, method, route
@@ -9,31 +10,24 @@ import type { FastifyInstance } from 'fastify'
  * pressure) carry a `worker` label; Smooth's counters and histograms are summed over workers and
  * outlive them (metrics/ledger.ts).
  *
- * The request path pays for two observations on a cached label child; in-flight requests and
- * pressure readings are read only when scraped.
+ * The request path pays for a few integer increments (metrics/request-counts.ts); everything else
+ * (prom-client's values, in-flight requests, pressure readings) is computed only when scraped.
  */
 export class WorkerMetrics {
   readonly registry = new Registry()
-  private readonly requests: Counter<'server' | 'method' | 'route' | 'status_code'>
-  private readonly duration: Histogram<'server' | 'method' | 'route' | 'status_code'>
+  private readonly requests = new RequestCounts('smooth_http_requests_total', 'smooth_http_request_duration_seconds')
   readonly accepted: Counter<'server'>
   readonly shed: Counter<'server'>
   private readonly clientErrorsTotal: Counter<'server' | 'kind'>
   /** Accept or sampler failures for lack of file descriptors (EMFILE/ENFILE); see worker/fd-exhaustion.ts. */
   readonly fdExhausted: Counter<'where'>
   readonly h2Refused: Counter<'server'>
-  private readonly children = new Map<string, { c: Counter.Internal; h: Histogram.Internal<string> }>()
 
   constructor(private readonly worker: string, inflight: () => number, pressure: () => { eventLoopDelay: number; heapUsed: number; rssBytes: number; eventLoopUtilized: number } | undefined) {
     // Per process, so labelled by worker: summed over workers they would drop whenever one leaves.
     collectDefaultMetrics({ register: this.registry, labels: { worker } })
     const registers = [this.registry]
-    this.requests = new Counter({ name: 'smooth_http_requests_total', help: 'HTTP requests answered', labelNames: ['server', 'method', 'route', 'status_code'], registers })
-    this.duration = new Histogram({
-      name: 'smooth_http_request_duration_seconds', help: 'HTTP request duration', labelNames: ['server', 'method', 'route', 'status_code'],
-      // From 100 µs: a hello-world answer takes well under a millisecond.
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers,
-    })
+    for (const m of this.requests.metrics()) this.registry.registerMetric(m as unknown as Metric)
     this.accepted = new Counter({ name: 'smooth_connections_accepted_total', help: 'connections accepted by workers', labelNames: ['server'], registers })
     this.shed = new Counter({ name: 'smooth_requests_shed_total', help: 'requests answered 503 by under-pressure', labelNames: ['server'], registers })
     this.clientErrorsTotal = new Counter({ name: 'smooth_client_errors_total', help: 'requests answered 404, other 4xx from the error handler, or malformed (HTTP parser); logged at debug only', labelNames: ['server', 'kind'], registers })
@@ -63,17 +57,11 @@ export class WorkerMetrics {
     this.shed.inc({ server }, 0)
     this.h2Refused.inc({ server }, 0)
     // A callback hook, not an async one: no promise per request on the hot path.
+    // The duration is Fastify's own (its start time and the end time it takes when the response is
+    // finished): no timestamp of ours on the request path.
+    const requests = this.requests
     app.addHook('onResponse', (req, reply, done) => {
-      const route = req.routeOptions.url ?? 'unmatched'
-      const key = `${req.method} ${route} ${reply.statusCode}`
-      let child = this.children.get(key)
-      if (!child) {
-        const labels: LabelValues<'server' | 'method' | 'route' | 'status_code'> = { server, method: req.method, route, status_code: reply.statusCode }
-        child = { c: this.requests.labels(labels), h: this.duration.labels(labels) }
-        this.children.set(key, child)
-      }
-      child.c.inc()
-      child.h.observe(reply.elapsedTime / 1000)
+      requests.count(server, req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000)
       done()
     })
   }
