@@ -5,7 +5,6 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { FastifyInstance } from 'fastify'
-import { startAdminServer } from '../admin/server.js'
 import { createLogger } from '../log.js'
 import { env, EnvNames } from '../env.js'
 import { SmoothError } from '../errors.js'
@@ -559,6 +558,8 @@ export function createPrimaryRuntime(): RuntimeHooks {
   /** Serves admin on its own address from this process (`fd`: inherited from the previous generation). */
   async function openAdmin(fd: number | undefined): Promise<void> {
     const spec = config!.process.adminAddress!
+    // Loaded only when an admin address is configured: a primary without one never loads Fastify.
+    const { startAdminServer } = await import('../admin/server.js')
     adminServer = await startAdminServer({
       spec,
       fd,
