@@ -4,7 +4,7 @@
  * Durations are seconds as a number, or a string with a unit: "500ms", "2s", "1m". Sizes are bytes as a
  * number, or a string with a binary unit as PM2 reads them: "512MB" (or "512M") = 512 × 2^20 bytes.
  */
-export type KeyKind = 'addresses' | 'string' | 'boolean' | 'integer' | 'count' | 'duration' | 'bytes' | 'object' | 'fastify'
+export type KeyKind = 'addresses' | 'string' | 'boolean' | 'integer' | 'count' | 'duration' | 'bytes' | 'object' | 'fastify' | 'share'
 
 export interface KeySpec {
   kind: KeyKind
@@ -25,6 +25,7 @@ export const ConfigKeys = {
   fullRestart: { kind: 'boolean', scope: 'process', description: 'restart without inheriting sockets: stop accepting, drain, then the new generation binds (connections are refused in between; forced on Windows)' },
   readyTimeout: { kind: 'duration', scope: 'process', description: 'how long a new worker may take to become ready before a rollout gives up on it' },
   workers: { kind: 'integer', scope: 'process', description: 'worker processes (default: os.availableParallelism())' },
+  surge: { kind: 'share', scope: 'process', description: 'new workers a rollout starts ahead of retiring old ones: a number, or a percentage of `workers` (default: "100%")' },
   adminPattern: { kind: 'string', scope: 'server', description: 'route prefix of the admin page and API when admin is enabled' },
   adminAddress: { kind: 'addresses', scope: 'process', description: 'a separate address for the admin page and API, served by the primary (e.g. "127.0.0.1:9001")' },
   adminExeAllowList: { kind: 'addresses', scope: 'process', description: 'directories a newExeFilePath given to the admin must resolve into (default: the app root)' },
@@ -70,6 +71,7 @@ export interface ServerSettings {
   fullRestart?: boolean
   readyTimeout?: number | string
   workers?: number
+  surge?: number | string
   adminPattern?: string
   adminAddress?: string | string[]
   adminExeAllowList?: string | string[]

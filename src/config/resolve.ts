@@ -36,6 +36,8 @@ export interface ResolvedServer {
 
 export interface ResolvedProcess {
   workers: number
+  /** New workers a rollout starts ahead of retiring old ones (1..workers). */
+  surge: number
   graceful: boolean
   gracefulTimeoutMs: number
   gracefulShutdownTimeoutMs: number
@@ -76,6 +78,8 @@ export const Defaults = {
   idleTimeoutMs: 60_000,
   logLevel: 'info',
   workerTimeoutMs: 30_000,
+  /** Every worker replaced side by side: a rollout takes one boot, whatever the worker count (BENCHMARKS.md). */
+  surge: '100%',
 }
 
 const PROCESS_KEYS = Object.entries(ConfigKeys).filter(([, s]) => s.scope === 'process').map(([k]) => k)
@@ -127,8 +131,10 @@ export function resolveConfig(code: CodeServer[], env = process.env, file?: File
     seen.set(`${l.host ?? ''}:${l.port}`, l.server)
   }
 
+  const workers = proc.workers ?? availableParallelism()
   const process: ResolvedProcess = {
-    workers: proc.workers ?? availableParallelism(),
+    workers,
+    surge: surgeOf(proc.surge ?? Defaults.surge, workers),
     graceful: proc.graceful ?? false,
     gracefulTimeoutMs: toMs(proc.gracefulTimeout, Defaults.gracefulTimeoutMs),
     gracefulShutdownTimeoutMs: toMs(proc.gracefulShutdownTimeout, Defaults.gracefulShutdownTimeoutMs),
@@ -223,4 +229,11 @@ export function loadTls(tls: { certPath: string; keyPath: string }): { cert: Buf
     throw new SmoothError('SMOOTH_CERT_INVALID', `${tls.certPath} / ${tls.keyPath}: ${(err as Error).message}`)
   }
   return pair
+}
+
+/** `surge` as a number of workers: "50%" of 4 is 2; at least 1, at most every worker. */
+export function surgeOf(value: number | string, workers: number): number {
+  const text = String(value)
+  const n = text.endsWith('%') ? Math.ceil((workers * Number(text.slice(0, -1))) / 100) : Number(text)
+  return Math.max(1, Math.min(workers, n))
 }

@@ -6,6 +6,8 @@ import { FASTIFY_OPTIONS_SCHEMA, checkFastifyOptions } from './fastify-options.j
 /** JSON schemas generated once from the key table; ajv reports the key path of what is wrong. */
 const DURATION = { anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', pattern: '^\\d+(\\.\\d+)?(ms|s|m|h)?$' }] }
 const BYTES = { anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', pattern: '^\\d+(\\.\\d+)?\\s*([kKmMgG]i?[bB]?|[bB])?$' }] }
+/** A count, or a percentage of the workers ("50%"); a plain number in a string comes from the environment. */
+const SHARE = { anyOf: [{ type: 'integer', minimum: 1, maximum: 1024 }, { type: 'string', pattern: '^[1-9]\\d{0,3}%?$' }] }
 const ADDRESSES = { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] }
 const UNDER_PRESSURE = {
   type: 'object',
@@ -27,6 +29,7 @@ function schemaOf(kind: KeyKind): object {
     case 'bytes': return BYTES
     case 'object': return UNDER_PRESSURE
     case 'fastify': return FASTIFY_OPTIONS_SCHEMA
+    case 'share': return SHARE
   }
 }
 
@@ -59,9 +62,11 @@ function describe(err: ErrorObject, where: string, prefix: string, value: unknow
   }
   const path = prefix + err.instancePath.replace(/^\//, '').replace(/\//g, '.')
   const key = err.instancePath.replace(/^\//, '')
+  const kind = (ConfigKeys as Record<string, { kind: string }>)[key]?.kind
   const detail = err.keyword !== 'anyOf' ? err.message
-    : (ConfigKeys as Record<string, { kind: string }>)[key]?.kind === 'bytes' ? 'must be a number of bytes or a size like "512MB"'
-      : 'must be a number of seconds (30) or a number with one unit and no space: "500ms", "30s", "5m", "1h"'
+    : kind === 'bytes' ? 'must be a number of bytes or a size like "512MB"'
+      : kind === 'share' ? 'must be a number of workers or a percentage like "50%"'
+        : 'must be a number of seconds (30) or a number with one unit and no space: "500ms", "30s", "5m", "1h"'
   return new SmoothError('SMOOTH_CONFIG_INVALID', `"${path}" ${detail}, not ${JSON.stringify(valueAt(value, err.instancePath))} (in ${where})`)
 }
 

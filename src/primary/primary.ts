@@ -38,13 +38,13 @@ import { WorkerCounts } from '../metrics/worker-counts.js'
 
 const SUCCESSOR_HELLO_TIMEOUT_MS = 15_000
 const HANDOVER_TIMEOUT_MS = 10_000
-/** How long a successor that said ready is watched (a worker dying, the process exiting) before the handover. */
+/** How long a successor is watched (a worker dying, the process exiting) before the handover, counted
+ * from its first worker accepting: its workers serve real connections all that time. */
 const SETTLE_MS = 1_000
 /** How long a worker started by a rollout must stay up after ready before it gets connections. */
 const WORKER_SETTLE_MS = 300
 /** How long a rolled-back full restart keeps trying to bind its ports again. */
 const REBIND_FOR_MS = 60_000
-const SURGE = 1
 /** How long a scrape waits for the other generation's counters during a restart. */
 const PEER_METRICS_WAIT_MS = 1_500
 
@@ -259,18 +259,20 @@ export function createPrimaryRuntime(): RuntimeHooks {
    */
   async function startAfterPredecessor(channel: StatusClient): Promise<void> {
     const frames: PredecessorFrame[] = []
-    let wake: (() => void) | undefined
+    // Every waiter is woken by a frame (the lanes below wait side by side).
+    const waiters = new Set<() => void>()
+    const wake = (): void => { for (const w of waiters) w(); waiters.clear() }
     workerCounts.connect((f) => channel.send(f))
     channel.on('frame', (f: PredecessorFrame) => {
       if (workerCounts.onFrame(f)) return
       // From here on the old generation's counts are ours to carry.
       if (f.t === 'handover') workerCounts.tookOver(f.metrics)
       frames.push(f)
-      wake?.()
+      wake()
     })
     channel.on('close', () => {
       workerCounts.lost()
-      wake?.()
+      wake()
     })
     const next = async (t: PredecessorFrame['t'], timeoutMs: number): Promise<PredecessorFrame | undefined> => {
       const deadline = Date.now() + timeoutMs
@@ -279,7 +281,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
         if (i >= 0) return frames.splice(i, 1)[0]
         // The previous generation is gone: nothing to wait for any more.
         if (channel.closed || Date.now() > deadline) return undefined
-        await Promise.race([new Promise<void>((r) => (wake = r)), grace(Math.max(0, deadline - Date.now()))])
+        await Promise.race([new Promise<void>((r) => waiters.add(r)), grace(Math.max(0, deadline - Date.now()))])
       }
     }
     const reportDeath = (slot: WorkerSlot): void => {
@@ -293,18 +295,26 @@ export function createPrimaryRuntime(): RuntimeHooks {
       rollouts.adopt(welcome.history as RolloutRecord[], welcome.restart as RolloutRecord | undefined)
     }
     counters.restarts++
-    for (let i = 0; i < pool!.size; i++) {
-      // Told to stop while starting (the old generation was told first): no more workers.
-      if (stopRequested()) return
-      const slot = pool!.fork(WORKER_SETTLE_MS)
-      await pool!.whenAccepting(slot, config!.process.readyTimeoutMs)
-      channel.send({ t: 'workerReady', workerPid: slot.pid })
-      if (rollouts.current) {
-        rollouts.current.progress.done = i + 1
-        rollouts.current.progress.step = `new worker ${slot.pid} ready; an old one retires`
+    // `surge` lanes side by side, each starting one worker and waiting for an old one to retire
+    // before its next: both generations together never run more than N + surge workers.
+    let toStart = pool!.size
+    let readyCount = 0
+    const lane = async (): Promise<void> => {
+      while (toStart > 0) {
+        // Told to stop while starting (the old generation was told first): no more workers.
+        if (stopRequested()) return
+        toStart--
+        const slot = pool!.fork(WORKER_SETTLE_MS)
+        await pool!.whenAccepting(slot, config!.process.readyTimeoutMs)
+        channel.send({ t: 'workerReady', workerPid: slot.pid })
+        if (rollouts.current) {
+          rollouts.current.progress.done = ++readyCount
+          rollouts.current.progress.step = `new worker ${slot.pid} ready; an old one retires`
+        }
+        await next('retired', config!.process.gracefulTimeoutMs + 15_000)
       }
-      await next('retired', config!.process.gracefulTimeoutMs + 15_000)
     }
+    await Promise.all(Array.from({ length: Math.min(config!.process.surge, pool!.size) }, lane))
     if (stopRequested()) return
     channel.send({ t: 'ready' })
     await next('handover', HANDOVER_TIMEOUT_MS + SETTLE_MS)
@@ -404,7 +414,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
         counters.restarts++
         setImmediate(() => void retire())
       })
-      : rollingReload(pool!, rec, { surge: SURGE, readyTimeoutMs: config!.process.readyTimeoutMs, gracefulTimeoutMs: config!.process.gracefulTimeoutMs, settleMs: WORKER_SETTLE_MS, log, ...hooks })
+      : rollingReload(pool!, rec, { surge: config!.process.surge, readyTimeoutMs: config!.process.readyTimeoutMs, gracefulTimeoutMs: config!.process.gracefulTimeoutMs, settleMs: WORKER_SETTLE_MS, log, ...hooks })
         .then(() => { counters.reloads++ })
     const done = run.then(() => {
       rollouts.finish(rec)
@@ -627,6 +637,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
         timer = setTimeout(() => fail(new SmoothError('SMOOTH_SUCCESSOR_NOT_READY', child.pid, what, stepTimeout)), stepTimeout)
       }
       let settled = false
+      let firstReadyAt: number | undefined
       const fail = (err: Error): void => {
         if (settled) return
         settled = true
@@ -646,6 +657,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
         switch (frame.t) {
           case 'workerReady': {
             rearm('the next worker')
+            firstReadyAt ??= Date.now()
             rec.progress.done++
             rec.progress.step = `new worker ${frame.workerPid} ready; retiring an old one`
             // The worker holding a wait=1 request goes last, and answers it first.
@@ -664,7 +676,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
               if (settled) return
               settled = true
               resolve()
-            }, SETTLE_MS)
+            }, Math.max(0, SETTLE_MS - (Date.now() - (firstReadyAt ?? Date.now()))))
             return
           case 'workerDied':
             fail(new SmoothError('SMOOTH_SUCCESSOR_WORKER_DIED', child.pid, `worker ${frame.workerPid}, exit code ${frame.code}`))

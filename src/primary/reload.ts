@@ -16,31 +16,50 @@ export interface ReloadOptions {
 }
 
 /**
- * Rolling reload: replaces the workers `surge` at a time. Each new worker loads the code from disk and
- * must accept connections before an old one stops accepting and drains, so capacity never drops
- * below N ready workers and at most N + surge worker processes exist. If a new worker dies or is not
- * ready in time, the reload stops there: the new worker is killed and the old ones keep serving.
+ * Rolling reload: `surge` lanes replace the workers side by side; each lane starts a new worker, which
+ * loads the code from disk and must accept connections before the old one it replaces stops
+ * accepting and drains, and takes the next old worker once that one has exited. So capacity never
+ * drops below N ready workers, at most N + surge worker processes exist, and a reload takes about
+ * N / surge boots and drains. If a new worker dies or is not ready in time, the reload stops there:
+ * the new workers not yet accepting are killed and the old ones keep serving.
  */
 export async function rollingReload(pool: WorkerPool, rec: RolloutRecord, opts: ReloadOptions): Promise<void> {
   const live = pool.live().filter((s) => s.state === 'ready' || s.state === 'starting')
-  const old = [...live.filter((s) => s !== opts.requester), ...live.filter((s) => s === opts.requester)]
-  rec.progress.total = old.length
-  for (let i = 0; i < old.length; i += opts.surge) {
-    const batch = old.slice(i, i + opts.surge)
-    rec.progress.step = `starting ${batch.length} new worker(s)`
-    const fresh = batch.map(() => pool.fork(opts.settleMs))
+  const queue = live.filter((s) => s !== opts.requester)
+  rec.progress.total = live.length
+  const booting = new Set<WorkerSlot>()
+  let failure: Error | undefined
+
+  const replace = async (old: WorkerSlot): Promise<void> => {
+    const fresh = pool.fork(opts.settleMs)
+    booting.add(fresh)
+    rec.progress.step = `starting ${booting.size} new worker(s)`
     try {
-      await Promise.all(fresh.map((s) => pool.whenAccepting(s, opts.readyTimeoutMs)))
+      await pool.whenAccepting(fresh, opts.readyTimeoutMs)
     } catch (err) {
-      for (const s of fresh) if (s.state !== 'dead') s.worker.process.kill('SIGKILL')
-      await Promise.all(fresh.map((s) => s.exited))
-      opts.log.error({ code: (err as SmoothError).code, rolled: i, of: old.length }, 'reload stopped: old workers keep serving')
-      throw err instanceof SmoothError ? err : new SmoothError('SMOOTH_ROLLOUT_FAILED', 'reload', (err as Error).message)
+      failure ??= err as Error
+      // One new worker failed: so would the others (same code); they do not get the service.
+      for (const s of booting) if (s.state === 'starting') s.worker.process.kill('SIGKILL')
+      await fresh.exited
+      return
+    } finally {
+      booting.delete(fresh)
     }
-    rec.progress.step = `draining worker(s) ${batch.map((s) => s.pid).join(', ')}`
-    if (opts.requester && batch.includes(opts.requester)) opts.beforeRequesterDrains?.(rec)
-    await Promise.all(batch.map((s) => pool.drain(s, opts.gracefulTimeoutMs)))
-    rec.progress.done = Math.min(old.length, i + batch.length)
-    opts.log.info({ done: rec.progress.done, of: old.length, workers: fresh.map((s) => s.pid) }, 'reload progress')
+    rec.progress.step = `draining worker ${old.pid}`
+    if (old === opts.requester) opts.beforeRequesterDrains?.(rec)
+    await pool.drain(old, opts.gracefulTimeoutMs)
+    rec.progress.done++
+    opts.log.info({ done: rec.progress.done, of: live.length, worker: fresh.pid, replaced: old.pid }, 'reload progress')
+  }
+  const lane = async (): Promise<void> => {
+    for (let old = queue.shift(); old && !failure; old = queue.shift()) await replace(old)
+  }
+
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(opts.surge, queue.length)) }, lane))
+  // The requester's worker goes last: it answers the wait=1 request with the outcome of the others.
+  if (opts.requester && live.includes(opts.requester) && !failure) await replace(opts.requester)
+  if (failure) {
+    opts.log.error({ code: (failure as SmoothError).code, err: failure.message, rolled: rec.progress.done, of: live.length }, 'reload stopped: old workers keep serving')
+    throw failure instanceof SmoothError ? failure : new SmoothError('SMOOTH_ROLLOUT_FAILED', 'reload', failure.message)
   }
 }
