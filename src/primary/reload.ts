@@ -49,7 +49,7 @@ export async function rollingReload(pool: WorkerPool, rec: RolloutRecord, opts: 
     if (old === opts.requester) opts.beforeRequesterDrains?.(rec)
     await pool.drain(old, opts.gracefulTimeoutMs)
     rec.progress.done++
-    opts.log.info({ done: rec.progress.done, of: live.length, worker: fresh.pid, replaced: old.pid }, 'reload progress')
+    opts.log.info({ done: rec.progress.done, of: live.length, workers: [fresh.pid], replaced: old.pid }, 'reload progress')
   }
   const lane = async (): Promise<void> => {
     for (let old = queue.shift(); old && !failure; old = queue.shift()) await replace(old)
