@@ -46,7 +46,7 @@ const WORKER_SETTLE_MS = 300
 /** How long a rolled-back full restart keeps trying to bind its ports again. */
 const REBIND_FOR_MS = 60_000
 /** How long a scrape waits for the other generation's counters during a restart. */
-const PEER_METRICS_WAIT_MS = 1_500
+const PEER_METRICS_WAIT_MS = 150
 
 /** A wait=1 admin request served by a worker: that worker is drained last and answers first. */
 interface RequesterHooks {

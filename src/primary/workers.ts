@@ -335,16 +335,26 @@ export class WorkerPool extends EventEmitter {
   /**
    * Every live worker's metrics registry as JSON; waits at most `timeoutMs`, then takes what came. A
    * worker that did not answer in time is given its counts of the latest scrape, so a slow worker
-   * never makes a counter dip. The caller drops slots that are `counted` by the time it reads the
-   * ledger, so a worker that left meanwhile counts once.
+   * never makes a counter dip. Only ready workers are asked: a booting one has counted nothing yet
+   * and a draining one is busy finishing (its final counts come with `drained`), so a scrape never
+   * waits on a rollout. The caller drops slots that are `counted` by the time it reads the ledger, so
+   * a worker that left meanwhile counts once.
    */
-  async collectMetrics(timeoutMs = 500): Promise<Array<[WorkerSlot, unknown[]]>> {
-    const live = this.live().filter((s) => s.worker.isConnected() && !s.counted)
+  async collectMetrics(timeoutMs = 80): Promise<Array<[WorkerSlot, unknown[]]>> {
+    const known = this.live().filter((s) => !s.counted)
+    const live = known.filter((s) => s.state === 'ready' && s.worker.isConnected())
     const got = new Map<WorkerSlot, unknown[]>()
-    if (live.length === 0) return []
+    for (const s of known) if (!live.includes(s) && s.lastMetrics) got.set(s, s.lastMetrics)
+    if (live.length === 0) return [...got]
     let onMetrics!: (slot: WorkerSlot, m: unknown[]) => void
     const all = new Promise<void>((resolve) => {
-      onMetrics = (slot, m) => { got.set(slot, m); if (got.size === live.length) resolve() }
+      const answered = new Set<WorkerSlot>()
+      onMetrics = (slot, m) => {
+        if (!live.includes(slot)) return
+        got.set(slot, m)
+        answered.add(slot)
+        if (answered.size === live.length) resolve()
+      }
     })
     this.on('metrics', onMetrics)
     for (const s of live) s.send({ smooth: TAG, act: 'metrics', id: 0 })
