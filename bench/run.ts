@@ -1,14 +1,20 @@
 /**
- * `npm run bench`: runs every benchmark scenario and rewrites BENCHMARKS.md with the figures, the
- * command and the machine. Scenarios: hello (hand-off cost against plain node:cluster), metrics (on vs
- * off), rollout (reload and restart under load against PM2).
+ * `npm run bench`: runs every benchmark scenario and rewrites BENCHMARKS.md with the figures of every
+ * run, the command and the machine, and a table of the goals with the ratio each reached. Scenarios
+ * (each in its own module): hello (defaults against plain node:cluster, throughput and CPU),
+ * footprint (memory and cold start), metrics (on vs off), curve (rollout time against the worker
+ * count), scrape (/metrics latency), rollout (p99 through reloads and restarts, against PM2).
+ * BENCH_ONLY=hello,footprint,... runs some of them (a smoke test; BENCHMARKS.md is then not written).
  */
 import { readFileSync, writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { ROOT } from '../test/helpers/proc.js'
-import { helloBench } from './hello.js'
+import { helloBench, median } from './hello.js'
 import { rolloutBench } from './rollout.js'
 import { metricsBench } from './metrics.js'
+import { footprintBench } from './footprint.js'
+import { curveBench } from './curve.js'
+import { scrapeBench, scrapeSummary } from './scrape.js'
 import { tlsRolloutBench, tlsRolloutSection } from './tls-rollout.js'
 import { machine } from './machine.js'
 
@@ -16,46 +22,109 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 5)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 5)
 const workers = Number(process.env.WORKERS ?? 2)
 const connections = 50
+const only = process.env.BENCH_ONLY?.split(',')
+const wanted = (name: string): boolean => !only || only.includes(name)
+const f = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : 'n/a')
+const list = (xs: number[], d = 0): string => xs.map((x) => f(x, d)).join(', ')
+const goals: Array<{ goal: string; target: string; figure: string; met: boolean }> = []
+const sections: string[] = []
 
-const hello = await helloBench({ workers, seconds, rounds, connections })
-const overhead = await metricsBench({ workers, seconds, rounds, connections })
-const rollout = await rolloutBench({ workers, seconds: Number(process.env.BENCH_ROLLOUT_SECONDS ?? 24), count: Number(process.env.BENCH_ROLLOUTS ?? 5) })
-const tlsRollout = await tlsRolloutBench({ workers, seconds: Number(process.env.BENCH_ROLLOUT_SECONDS ?? 24), count: Number(process.env.BENCH_ROLLOUTS ?? 5) })
-const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a')
-const rolloutRows = rollout.map((r) =>
-  `| ${r.system} | ${r.rollouts} | ${r.requests} | **${r.errors}** | ${r.non2xx} | ${f(r.steadyP99)} | ${f(r.rolloutP99)} | ${f(r.rolloutP99 / r.steadyP99, 2)}× | ${f(r.rolloutMs, 0)} |`)
-const rows = hello.map((h) =>
-  `| ${h.load} | ${h.smooth.join(', ')} | ${h.cluster.join(', ')} | **${h.ratio.toFixed(3)}×** | ${h.errors} |`)
+if (wanted('hello')) {
+  const hello = await helloBench({ workers, seconds, rounds, connections })
+  const [keepAlive, close] = hello
+  goals.push({ goal: 'defaults: keep-alive requests/s vs plain cluster', target: '≥ 0.97×', figure: `${f(keepAlive!.ratio, 3)}×`, met: keepAlive!.ratio >= 0.97 })
+  goals.push({ goal: 'defaults: new connections/s vs plain cluster', target: '≥ 1.5×', figure: `${f(close!.ratio, 3)}×`, met: close!.ratio >= 1.5 })
+  goals.push({ goal: 'defaults: server CPU per request vs plain cluster (keep-alive)', target: '≤ 1.08×', figure: `${f(keepAlive!.cpuRatio, 3)}×`, met: keepAlive!.cpuRatio <= 1.08 })
+  sections.push(`## Defaults at full speed: Smooth at its default settings vs plain node:cluster + Fastify (${workers} workers each)
 
-const md = `# Benchmarks
+Command: \`BENCH_SECONDS=${seconds} BENCH_ROUNDS=${rounds} WORKERS=${workers} npm run bench\`. Smooth runs the demo's
+settings (graceful, admin, metrics on, under-pressure registered: \`bench/apps/smooth-hello.ts\`); nobody
+scrapes during the runs. CPU: utime + stime of the whole process tree (anchor, primary, workers /
+primary, workers) during each run, in ms per 1000 requests.
 
-Written by \`npm run bench\` (${new Date().toISOString().slice(0, 10)}). Machine: ${machine()}.
-Load generator: wrk, 1 thread, ${connections} connections, ${seconds} s per run, ${rounds} runs per side,
-alternating sides (A B, B A, …) after a 2 s warm-up of each; the ratio is the median of the per-round
-ratios. Load generator, primaries and workers share the same cores, as they would on a small host.
+| load | Smooth req/s (runs) | node:cluster req/s (runs) | Smooth / cluster | Smooth CPU ms/1k req (runs) | cluster CPU ms/1k req (runs) | CPU Smooth / cluster | Smooth errors |
+|---|---|---|---|---|---|---|---|
+${hello.map((h) => `| ${h.load} | ${list(h.smooth)} | ${list(h.cluster)} | **${f(h.ratio, 3)}×** | ${list(h.smoothCpu)} | ${list(h.clusterCpu)} | **${f(h.cpuRatio, 3)}×** | ${h.errors} |`).join('\n')}
+`)
+}
 
-## Hand-off cost: Smooth vs plain node:cluster + Fastify (${workers} workers each)
+if (wanted('footprint')) {
+  const fp = await footprintBench({ workers, rounds: 3 })
+  const roles = (r: typeof fp.smooth[number]): string => Object.entries(r.roles).map(([k, v]) => `${k} ${f(v)}`).join(', ')
+  const anchor = median(fp.smooth.map((r) => r.roles.anchor!))
+  const workerOver = median(fp.smooth.map((s, i) => {
+    const w = (r: typeof s) => Object.entries(r.roles).filter(([k]) => k.startsWith('worker')).map(([, v]) => v)
+    return Math.max(...w(s)) - median(w(fp.cluster[i]!))
+  }))
+  goals.push({ goal: `footprint: total RSS with ${workers} workers vs plain cluster`, target: '≤ 1.25×', figure: `${f(fp.rssRatio, 2)}×`, met: fp.rssRatio <= 1.25 })
+  goals.push({ goal: 'footprint: anchor RSS', target: '≤ 50 MiB', figure: `${f(anchor)} MiB`, met: anchor <= 50 })
+  goals.push({ goal: 'footprint: largest worker RSS over a plain worker', target: '≤ +10 MiB', figure: `+${f(workerOver)} MiB`, met: workerOver <= 10 })
+  goals.push({ goal: 'cold start to first 200 vs plain cluster', target: '≤ 2×', figure: `${f(fp.coldRatio, 2)}×`, met: fp.coldRatio <= 2 })
+  sections.push(`## Footprint and cold start (${workers} workers each)
 
-Command: \`BENCH_SECONDS=${seconds} BENCH_ROUNDS=${rounds} WORKERS=${workers} npm run bench\`
+RSS of each process once the tree has idled 1.5 s after ready (MiB), and spawn to the first answered
+\`GET /\` (ms), 3 runs each, alternating.
 
-| load | Smooth req/s (runs) | node:cluster req/s (runs) | Smooth / cluster | Smooth errors |
+| system | run | cold start ms | total RSS MiB | RSS by process (MiB) |
 |---|---|---|---|---|
-${rows.join('\n')}
+${[...fp.smooth.map((r, i) => ['Smooth', i, r] as const), ...fp.cluster.map((r, i) => ['node:cluster', i, r] as const)]
+  .map(([who, i, r]) => `| ${who} | ${i + 1} | ${f(r.coldStartMs, 0)} | ${f(r.totalMiB)} | ${roles(r)} |`).join('\n')}
 
-Target: ≥ 0.95× on both loads. Smooth runs with metrics off here, to measure the hand-off alone.
+Median ratios Smooth / cluster: total RSS **${f(fp.rssRatio, 2)}×**, cold start **${f(fp.coldRatio, 2)}×**.
+`)
+}
 
-## Metrics overhead: Smooth with metrics on vs off (${workers} workers, keep-alive)
+if (wanted('metrics')) {
+  const overhead = await metricsBench({ workers, seconds, rounds, connections })
+  sections.push(`## Metrics overhead: Smooth with metrics on vs off (${workers} workers, keep-alive)
 
-Command: \`npm run bench\`. The same hello-world app; metrics on counts every request (counter and
-histogram by server, method, route, status) and answers \`/metrics\`; nobody scrapes during the runs.
+The same app; metrics on counts every request (counter and histogram by server, method, route,
+status) and answers \`/metrics\`; nobody scrapes during the runs.
 
 | metrics on req/s (runs) | metrics off req/s (runs) | on / off | errors |
 |---|---|---|---|
-| ${overhead.on.join(', ')} | ${overhead.off.join(', ')} | **${overhead.ratio.toFixed(3)}×** | ${overhead.errors} |
+| ${list(overhead.on)} | ${list(overhead.off)} | **${f(overhead.ratio, 3)}×** | ${overhead.errors} |
+`)
+}
 
-Target: ≥ 0.95×.
+if (wanted('curve')) {
+  const curve = await curveBench({ workerCounts: [2, 4, 8], count: 3 })
+  const at4 = curve.find((r) => r.workers === 4)
+  if (at4) {
+    goals.push({ goal: 'reload of 4 workers, under load, 0 failed', target: '≤ 1.2 s', figure: `${f(median(at4.reloadMs), 0)} ms, ${at4.failed} failed`, met: median(at4.reloadMs) <= 1200 && at4.failed === 0 })
+    goals.push({ goal: 'restart of 4 workers to the handover, under load, 0 failed', target: '≤ 2 s', figure: `${f(median(at4.restartMs), 0)} ms, ${at4.failed} failed`, met: median(at4.restartMs) <= 2000 && at4.failed === 0 })
+  }
+  sections.push(`## Rollout time against the worker count (default surge)
 
-## Rollouts under load: Smooth reload, Smooth restart, PM2 \`pm2 reload\` (${workers} workers each)
+3 reloads and 3 restarts at each worker count, under 10 keep-alive connections (autocannon). Reload:
+signal to \`workers reloaded\`; restart: signal to the handover (\`server restarted\`).
+
+| workers | reload ms (runs) | median | restart ms (runs) | median | failed requests |
+|---|---|---|---|---|---|
+${curve.map((r) => `| ${r.workers} | ${list(r.reloadMs)} | **${f(median(r.reloadMs), 0)}** | ${list(r.restartMs)} | **${f(median(r.restartMs), 0)}** | ${r.failed} |`).join('\n')}
+`)
+}
+
+if (wanted('scrape')) {
+  const sc = await scrapeBench({ idleWorkers: 8, workers, scrapes: 30, reloads: 3 })
+  const idle = scrapeSummary(sc.idleMs)
+  const during = scrapeSummary(sc.reloadMs)
+  goals.push({ goal: `/metrics at ${sc.idleWorkers} workers, idle (median)`, target: '≤ 15 ms', figure: `${f(idle.median)} ms`, met: idle.median <= 15 })
+  goals.push({ goal: '/metrics during reloads, worst', target: '≤ 100 ms', figure: `${f(during.max)} ms`, met: during.max <= 100 })
+  sections.push(`## Scrapes: /metrics latency
+
+${sc.idleMs.length} scrapes in a row at ${sc.idleWorkers} workers, idle: median ${f(idle.median)} ms, max ${f(idle.max)} ms.
+${sc.reloadMs.length} scrapes in a row through ${sc.reloads} reloads of ${sc.workers} workers under 10 keep-alive connections: median ${f(during.median)} ms, **max ${f(during.max)} ms**.
+`)
+}
+
+if (wanted('rollout')) {
+  const rollout = await rolloutBench({ workers, seconds: Number(process.env.BENCH_ROLLOUT_SECONDS ?? 24), count: Number(process.env.BENCH_ROLLOUTS ?? 5) })
+  for (const r of rollout.filter((x) => x.system.startsWith('Smooth'))) {
+    const ratio = r.rolloutP99 / r.steadyP99
+    goals.push({ goal: `p99 during ${r.system.replace('Smooth ', '')} vs steady p99 (50 keep-alive connections)`, target: '≤ 1.3×', figure: `${f(ratio, 2)}× (${r.errors + r.non2xx} failed)`, met: ratio <= 1.3 })
+  }
+  sections.push(`## Rollouts under load: Smooth reload, Smooth restart, PM2 \`pm2 reload\` (${workers} workers each)
 
 Command: \`npm run bench\` (\`BENCH_ROLLOUT_SECONDS\`, \`BENCH_ROLLOUTS\` to change the run). Each system
 serves the same hello-world route under 50 keep-alive connections (autocannon in the bench process)
@@ -68,13 +137,33 @@ Rollout duration: Smooth reload until \`workers reloaded\`; Smooth restart until
 
 | system | rollouts | requests | errors + timeouts | non-2xx | steady p99 ms | rollout p99 ms | ratio | rollout ms |
 |---|---|---|---|---|---|---|---|---|
-${rolloutRows.join('\n')}
+${rollout.map((r) => `| ${r.system} | ${r.rollouts} | ${r.requests} | **${r.errors}** | ${r.non2xx} | ${f(r.steadyP99)} | ${f(r.rolloutP99)} | ${f(r.rolloutP99 / r.steadyP99, 2)}× | ${f(r.rolloutMs, 0)} |`).join('\n')}
+`)
+}
 
-Target: zero errors for Smooth in every run; p99 during rollout ≤ 2 × steady p99.
+if (wanted('tls-rollout')) {
+  const tlsRollout = await tlsRolloutBench({ workers, seconds: Number(process.env.BENCH_ROLLOUT_SECONDS ?? 24), count: Number(process.env.BENCH_ROLLOUTS ?? 5) })
+  sections.push(tlsRolloutSection(tlsRollout, workers))
+}
 
-${tlsRolloutSection(tlsRollout, workers)}`
-// The soak section comes from `npm run soak` (it takes a quarter of an hour): keep it.
-let soak = ''
-try { soak = /<!-- soak -->[\s\S]*<!-- \/soak -->\n?/.exec(readFileSync(resolve(ROOT, 'BENCHMARKS.md'), 'utf8'))?.[0] ?? '' } catch { /* first run */ }
-writeFileSync(resolve(ROOT, 'BENCHMARKS.md'), soak ? `${md}\n${soak}` : md)
+const md = `# Benchmarks
+
+Written by \`npm run bench\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC). Machine: ${machine()}.
+Load generator: wrk, 1 thread, ${connections} connections, ${seconds} s per run, ${rounds} runs per side,
+alternating sides (A B, B A, …) after a 2 s warm-up of each; a ratio is the median of the per-round
+ratios. Load generator, primaries and workers share the same cores, as they would on a small host.
+
+## Goals (issue 14)
+
+| goal | target | this run | met |
+|---|---|---|---|
+${goals.map((g) => `| ${g.goal} | ${g.target} | ${g.figure} | ${g.met ? 'yes' : '**no**'} |`).join('\n')}
+
+${sections.join('\n')}`
+if (!only) {
+  // The soak section comes from `npm run soak` (it takes a quarter of an hour): keep it.
+  let soak = ''
+  try { soak = /<!-- soak -->[\s\S]*<!-- \/soak -->\n?/.exec(readFileSync(resolve(ROOT, 'BENCHMARKS.md'), 'utf8'))?.[0] ?? '' } catch { /* first run */ }
+  writeFileSync(resolve(ROOT, 'BENCHMARKS.md'), soak ? `${md}\n${soak}` : md)
+}
 console.log(md)
