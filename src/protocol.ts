@@ -116,7 +116,9 @@ export interface SpawnRequest {
 }
 export interface FdMessage { smooth: typeof TAG; act: 'fd'; key: string }
 export interface HandoverNotice { smooth: typeof TAG; act: 'handover'; toPid: number }
-export type ToAnchor = SpawnRequest | FdMessage | HandoverNotice
+/** The first primary's resolved settings the anchor needs: the pid file (written, with the anchor's pid) and the log level. */
+export interface ConfigNotice { smooth: typeof TAG; act: 'config'; pidFile?: string; logLevel: string }
+export type ToAnchor = SpawnRequest | FdMessage | HandoverNotice | ConfigNotice
 
 export interface SpawnedReply { smooth: typeof TAG; act: 'spawned'; id: number; pid: number }
 export interface SpawnFailedReply { smooth: typeof TAG; act: 'spawnFailed'; id: number; message: string }

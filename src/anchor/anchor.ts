@@ -1,12 +1,10 @@
 import type { ChildProcess } from 'node:child_process'
-import type { Logger } from 'pino'
-import { createLogger } from '../log.js'
+import { createAnchorLog, type AnchorLog } from './anchor-log.js'
 import { EnvNames } from '../env.js'
-import { resolveConfig } from '../config/resolve.js'
 import { isSmoothMessage, TAG, type FromAnchor, type ToAnchor } from '../protocol.js'
 import type { RuntimeHooks, Server } from '../server.js'
 import { spawnGeneration, PRELOAD } from '../primary/successor.js'
-import { writePidFile, removePidFile } from '../primary/pidfile.js'
+import { removePidFile } from '../primary/pidfile.js'
 import { pathToFileURL } from 'node:url'
 import { originalLaunch, recordLaunch, startDir } from '../primary/launch.js'
 
@@ -19,7 +17,7 @@ const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2
  * signals to the live one, writes the pid file, and exits with the live generation's exit code.
  */
 export function createAnchorRuntime(): RuntimeHooks {
-  const log: Logger = createLogger('anchor')
+  const log: AnchorLog = createAnchorLog()
   recordLaunch()
   const children = new Map<number, ChildProcess>()
   /** Which primary asked for which successor: the heir if the live one dies during its restart. */
@@ -76,6 +74,12 @@ export function createAnchorRuntime(): RuntimeHooks {
           }
           return
         }
+        case 'config':
+          // The first primary resolved the config (the anchor loads no config code: issue 14's
+          // footprint) and wrote the pid file with our pid; we remove it when we exit.
+          log.level = msg.logLevel
+          if (msg.pidFile) pidFile = msg.pidFile
+          return
         case 'handover': {
           const next = children.get(msg.toPid)
           if (next) {
@@ -111,18 +115,8 @@ export function createAnchorRuntime(): RuntimeHooks {
     })
   }
 
-  function boot(servers: Server[]): void {
-    try {
-      const config = resolveConfig(servers.map((s) => ({ name: s.name, settings: s.settings })))
-      log.level = config.process.logLevel
-      pidFile = config.process.pidFile
-      if (pidFile) writePidFile(pidFile)
-    } catch (err) {
-      const e = err as { code?: string; message: string }
-      log.fatal({ code: e.code }, e.message)
-      process.stderr.write(`smooth: ${e.code ? e.code + ': ' : ''}${e.message}\n`)
-      process.exit(1)
-    }
+  /** The config is the first primary's to read and check: a bad one makes it exit 1, and us with it. */
+  function boot(): void {
     const launch = originalLaunch()
     const first = spawnGeneration(
       process.execPath,
@@ -142,7 +136,7 @@ export function createAnchorRuntime(): RuntimeHooks {
       started.push(server)
       if (!booted) {
         booted = true
-        setImmediate(() => boot(started))
+        setImmediate(() => boot())
       }
       // The anchor serves nothing itself: start() resolves when the server has stopped.
       return done

@@ -64,6 +64,11 @@ export class AnchorLink {
     if (process.connected) process.send!(msg, handle as never)
   }
 
+  /** Tells the anchor the settings it needs (it loads no config code of its own). */
+  config(pidFile: string | undefined, logLevel: string): void {
+    this.send({ smooth: TAG, act: 'config', logLevel, ...(pidFile ? { pidFile } : {}) })
+  }
+
   async spawn(command: string, args: string[], cwd: string, childEnv: Record<string, string>, listeners: Array<{ key: string; handle: RawHandle }>): Promise<Generation> {
     if (this.gone) throw new SmoothError('SMOOTH_ANCHOR_GONE', 'it cannot start a successor')
     const id = ++this.seq

@@ -144,7 +144,12 @@ export function createPrimaryRuntime(): RuntimeHooks {
       config = resolveConfig(started.map((s) => ({ name: s.name, settings: s.settings })))
       log.level = config.process.logLevel
       for (const s of config.servers) if (s.tls) loadTls(s.tls)
-      if (config.process.pidFile && !anchor && !statusAddr) writePidFile(config.process.pidFile)
+      if (config.process.pidFile && !statusAddr) writePidFile(config.process.pidFile, anchor ? anchorPid() : process.pid)
+      if (!statusAddr && anchor) {
+        anchor.config(config.process.pidFile, config.process.logLevel)
+        // The pid file in effect, as the anchor now has it: successors compare theirs with it.
+        process.env[EnvNames.anchorPidFile] = config.process.pidFile ?? ''
+      }
       listeners = await bindAll(config.listeners.map((l) => ({ ...l, port: bound[l.key] ?? l.port })), inherited)
       closeUnusedInherited(log, config, inherited)
       if (statusAddr && statusToken) {
@@ -843,6 +848,11 @@ function writeFailure(path: string, text: string): void {
 }
 
 /** Resolves after `ms` without keeping the process alive. */
+/** The anchor's pid: the one a pid file names while there is an anchor. */
+function anchorPid(): number {
+  return Number(process.env[EnvNames.anchorPid]) || process.ppid
+}
+
 function grace(ms: number): Promise<undefined> {
   return delay(ms, undefined, { ref: false })
 }
