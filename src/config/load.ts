@@ -1,6 +1,6 @@
 import { readFileSync, existsSync } from 'node:fs'
 import { resolve, extname } from 'node:path'
-import { parse as parseYaml } from 'yaml'
+import { createRequire } from 'node:module'
 import { SmoothError } from '../errors.js'
 import { ConfigKeys, envName, type ServerSettings } from './keys.js'
 import { checkSettings } from './schema.js'
@@ -13,6 +13,9 @@ export interface FileConfig {
   /** `server.<name>` sections: apply to the named server on top of `base`. */
   named: Record<string, ServerSettings>
 }
+
+/** yaml is loaded only when there is a YAML file to read: every process would otherwise keep it. */
+const parseYaml = (text: string): unknown => (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text)
 
 const DEFAULT_FILES = ['smooth.yaml', 'smooth.yml', 'smooth.json']
 
@@ -95,6 +98,7 @@ export function loadEnvSettings(env = process.env): ServerSettings {
       out[key] = raw
     }
   }
+  if (Object.keys(out).length === 0) return out
   try {
     checkSettings(out, 'the environment', '', true)
   } catch (err) {

@@ -41,10 +41,14 @@ properties.metricsAccess = { type: 'string', enum: MetricsAccess }
 
 export const settingsSchema = { type: 'object', additionalProperties: false, properties }
 
-const ajv = new Ajv({ allErrors: false, strict: true })
-const ajvCoercing = new Ajv({ allErrors: false, strict: true, coerceTypes: true })
-const validateSettings = ajv.compile(settingsSchema)
-const validateSettingsCoercing = ajvCoercing.compile(settingsSchema)
+// Compiled on first use, each: most processes only ever check settings given in code (no coercion),
+// and a compiled validator is memory every process would keep.
+type Validate = ReturnType<Ajv['compile']>
+let validateSettings: Validate | undefined
+let validateSettingsCoercing: Validate | undefined
+const validator = (coerce: boolean): Validate => coerce
+  ? (validateSettingsCoercing ??= new Ajv({ allErrors: false, strict: true, coerceTypes: true }).compile(settingsSchema))
+  : (validateSettings ??= new Ajv({ allErrors: false, strict: true }).compile(settingsSchema))
 
 /** What the user wrote at an ajv instance path, for the message. */
 function valueAt(value: unknown, instancePath: string): unknown {
@@ -72,7 +76,7 @@ function describe(err: ErrorObject, where: string, prefix: string, value: unknow
 
 /** Validates one layer of settings; throws a SmoothError naming the key and where it came from. */
 export function checkSettings(value: unknown, where: string, prefix = '', coerce = false): void {
-  const validate = coerce ? validateSettingsCoercing : validateSettings
+  const validate = validator(coerce)
   if (!validate(value)) throw describe(validate.errors![0]!, where, prefix, value)
   const fastify = (value as { fastify?: Record<string, unknown> }).fastify
   if (fastify) checkFastifyOptions(fastify, `${prefix}fastify in ${where}`)
