@@ -8,6 +8,7 @@ import type { RawHandle } from './listeners.js'
 import { startDir, type Launch } from './launch.js'
 import { execArgv } from './successor.js'
 import { SmoothError } from '../errors.js'
+import { bootQuietly } from './boot-priority.js'
 
 export type WorkerState = 'starting' | 'ready' | 'draining' | 'dead'
 
@@ -151,6 +152,8 @@ export class WorkerPool extends EventEmitter {
     })
     const slot = new WorkerSlot(id, worker)
     this.slots.set(id, slot)
+    // A rollout's worker boots beside serving ones: at a lower CPU priority until it accepts.
+    const raisePriority = settleMs > 0 ? bootQuietly(worker.process.pid) : () => {}
     const readyTimer = setTimeout(() => {
       if (slot.state !== 'starting') return
       this.opts.log.error({ worker: id, workerPid: slot.pid, timeoutMs: this.opts.readyTimeoutMs }, 'worker not ready in time: killed')
@@ -166,6 +169,7 @@ export class WorkerPool extends EventEmitter {
           return
         case 'accepting':
           clearTimeout(readyTimer)
+          raisePriority()
           if (slot.state !== 'starting') return
           slot.state = 'ready'
           slot.readyAt = Date.now()
