@@ -28,7 +28,7 @@ function canRestore(): boolean {
 
 /** Lowers a booting worker's priority; returns how to raise it back (a no-op if it was not lowered). */
 export function bootQuietly(pid: number | undefined): () => void {
-  if (!pid || !canRestore() || process.env.SMOOTH_AB_BOOT_NICE === '0') return () => {}
+  if (!pid || !canRestore()) return () => {}
   const normal = getPriority()
   try {
     setPriority(pid, Math.min(19, normal + BOOT_NICENESS))
