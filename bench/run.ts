@@ -161,9 +161,11 @@ ${goals.map((g) => `| ${g.goal} | ${g.target} | ${g.figure} | ${g.met ? 'yes' : 
 
 ${sections.join('\n')}`
 if (!only) {
-  // The soak section comes from `npm run soak` (it takes a quarter of an hour): keep it.
-  let soak = ''
-  try { soak = /<!-- soak -->[\s\S]*<!-- \/soak -->\n?/.exec(readFileSync(resolve(ROOT, 'BENCHMARKS.md'), 'utf8'))?.[0] ?? '' } catch { /* first run */ }
-  writeFileSync(resolve(ROOT, 'BENCHMARKS.md'), soak ? `${md}\n${soak}` : md)
+  // Kept from the file as it is: the notes on the targets (written by hand, about a run) and the
+  // soak section (from `npm run soak`, which takes a quarter of an hour).
+  let old = ''
+  try { old = readFileSync(resolve(ROOT, 'BENCHMARKS.md'), 'utf8') } catch { /* first run */ }
+  const kept = ['notes', 'soak'].map((name) => new RegExp(`<!-- ${name} -->[\\s\\S]*<!-- /${name} -->\\n?`).exec(old)?.[0]).filter(Boolean)
+  writeFileSync(resolve(ROOT, 'BENCHMARKS.md'), [md, ...kept].join('\n'))
 }
 console.log(md)

@@ -39,14 +39,16 @@ import { WorkerCounts } from '../metrics/worker-counts.js'
 const SUCCESSOR_HELLO_TIMEOUT_MS = 15_000
 const HANDOVER_TIMEOUT_MS = 10_000
 /** How long a successor is watched (a worker dying, the process exiting) before the handover, counted
- * from its first worker accepting: its workers serve real connections all that time. */
+ * from its first worker accepting (its workers serve real connections all that time); and at least
+ * WORKER_SETTLE_MS after it says ready, as a new worker must stay up before it gets connections. */
 const SETTLE_MS = 1_000
 /** How long a worker started by a rollout must stay up after ready before it gets connections. */
 const WORKER_SETTLE_MS = 300
 /** How long a rolled-back full restart keeps trying to bind its ports again. */
 const REBIND_FOR_MS = 60_000
 /** How long a scrape waits for the other generation's counters during a restart. */
-const PEER_METRICS_WAIT_MS = 150
+// Above the 500 ms the other side waits for its own workers: its answer is fresh when it can be.
+const PEER_METRICS_WAIT_MS = 600
 
 /** A wait=1 admin request served by a worker: that worker is drained last and answers first. */
 interface RequesterHooks {
@@ -681,7 +683,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
               if (settled) return
               settled = true
               resolve()
-            }, Math.max(0, SETTLE_MS - (Date.now() - (firstReadyAt ?? Date.now()))))
+            }, Math.max(WORKER_SETTLE_MS, SETTLE_MS - (Date.now() - (firstReadyAt ?? Date.now()))))
             return
           case 'workerDied':
             fail(new SmoothError('SMOOTH_SUCCESSOR_WORKER_DIED', child.pid, `worker ${frame.workerPid}, exit code ${frame.code}`))

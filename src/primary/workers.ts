@@ -344,7 +344,7 @@ export class WorkerPool extends EventEmitter {
    * waits on a rollout. The caller drops slots that are `counted` by the time it reads the ledger, so
    * a worker that left meanwhile counts once.
    */
-  async collectMetrics(timeoutMs = 80): Promise<Array<[WorkerSlot, unknown[]]>> {
+  async collectMetrics(timeoutMs = 500): Promise<Array<[WorkerSlot, unknown[]]>> {
     const known = this.live().filter((s) => !s.counted)
     const live = known.filter((s) => s.state === 'ready' && s.worker.isConnected())
     const got = new Map<WorkerSlot, unknown[]>()
