@@ -88,7 +88,7 @@ status) and answers \`/metrics\`; nobody scrapes during the runs.
 }
 
 if (wanted('curve')) {
-  const curve = await curveBench({ workerCounts: [2, 4, 8], count: 3 })
+  const curve = await curveBench({ workerCounts: [2, 4, 8], count: Number(process.env.BENCH_CURVE_ROLLOUTS ?? 3) })
   const at4 = curve.find((r) => r.workers === 4)
   if (at4) {
     goals.push({ goal: 'reload of 4 workers, under load, 0 failed', target: '≤ 1.2 s', figure: `${f(median(at4.reloadMs), 0)} ms, ${at4.failed} failed`, met: median(at4.reloadMs) <= 1200 && at4.failed === 0 })
