@@ -86,7 +86,7 @@ test('surge = N: a reload whose new workers all fail rolls back, the old workers
     assert.ok(seen.minReady >= 2, `never fewer than N = 2 ready: saw ${seen.minReady}`)
     const status = JSON.parse((await get(`http://127.0.0.1:${port}/debug/admin/status`)).body) as { workers: Array<{ pid: number; state: string }>; rollouts: Array<{ result: string; error?: { code: string } }> }
     assert.deepEqual(status.workers.filter((w) => w.state === 'ready').map((w) => w.pid).sort(), before)
-    assert.equal(status.rollouts[0]?.error?.code, 'SMOOTH_ROLLOUT_FAILED')
+    assert.equal(status.rollouts[0]?.error?.code, 'SMOOTH_WORKER_EXITED_BEFORE_READY')
     await noneFailed(load)
   } finally {
     p.kill()
