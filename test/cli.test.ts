@@ -44,7 +44,7 @@ test('smooth status, reload, restart: progress as it happens and exit codes', { 
     const restart = await cli('restart', '--url', url, '--token', 'tok', '--json')
     assert.equal(restart.code, 0, restart.out + restart.err)
     const events = restart.out.trim().split('\n').map((l) => JSON.parse(l) as { event: string; generation?: number; done?: number })
-    assert.ok(events.some((e) => e.event === 'progress' && e.done === 1))
+    assert.ok(events.some((e) => e.event === 'progress' && (e.done ?? 0) >= 1), 'a progress event with a worker ready (the successor boots its workers side by side, so 1 may be skipped)')
     assert.equal(events.at(-1)!.event, 'done')
     assert.equal(events.at(-1)!.generation, 2)
     const refusedExe = await cli('restart', '--url', url, '--token', 'tok', '--exe', '/bin/sh')

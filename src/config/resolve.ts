@@ -78,8 +78,8 @@ export const Defaults = {
   idleTimeoutMs: 60_000,
   logLevel: 'info',
   workerTimeoutMs: 30_000,
-  /** Every worker replaced side by side: a rollout takes one boot, whatever the worker count (BENCHMARKS.md). */
-  surge: '100%',
+  /** One worker at a time: "100%" is faster (one boot whatever N) but reset HTTP/2 streams when several drained at once (README, known issue). */
+  surge: 1,
 }
 
 const PROCESS_KEYS = Object.entries(ConfigKeys).filter(([, s]) => s.scope === 'process').map(([k]) => k)
