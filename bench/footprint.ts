@@ -3,23 +3,16 @@
  * workers; plain node:cluster: primary, workers), and cold start to the first 200 (spawn to the first
  * answered GET /), side by side, alternating, `rounds` times each.
  */
-import { createServer, type AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { SmoothProcess, dist } from '../test/helpers/proc.js'
 import { get } from '../test/helpers/http.js'
 import { childrenOf, rssMiB } from './tree.js'
 import { median } from './hello.js'
+import { freePort } from '../test/helpers/ports.js'
 
 export interface FootprintRun { coldStartMs: number; roles: Record<string, number>; totalMiB: number }
 export interface FootprintResult { smooth: FootprintRun[]; cluster: FootprintRun[]; rssRatio: number; coldRatio: number }
 
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1')
-  await new Promise((r) => s.once('listening', r))
-  const port = (s.address() as AddressInfo).port
-  await new Promise((r) => s.close(r))
-  return port
-}
 
 async function once(kind: 'smooth' | 'cluster', workers: number): Promise<FootprintRun> {
   const port = await freePort()

@@ -8,9 +8,9 @@ import { promisify } from 'node:util'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { createServer, type AddressInfo } from 'node:net'
 import autocannon from 'autocannon'
 import { SmoothProcess, dist, ROOT } from '../test/helpers/proc.js'
+import { freePort } from '../test/helpers/ports.js'
 
 const run = promisify(execFile)
 
@@ -27,7 +27,8 @@ export interface RolloutRow {
 
 interface Sample { at: number; ms: number }
 
-function p99(samples: number[]): number {
+/** The 99th percentile of latencies in ms (NaN for none); the TLS rollout rows use it too. */
+export function p99(samples: number[]): number {
   if (samples.length === 0) return NaN
   const sorted = [...samples].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!
@@ -84,13 +85,6 @@ async function smooth(kind: 'reload' | 'restart', workers: number, seconds: numb
   }
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1')
-  await new Promise((r) => s.once('listening', r))
-  const port = (s.address() as AddressInfo).port
-  await new Promise((r) => s.close(r))
-  return port
-}
 
 async function pm2(workers: number, seconds: number, count: number): Promise<RolloutRow> {
   const home = mkdtempSync(join(tmpdir(), 'smooth-bench-pm2-'))

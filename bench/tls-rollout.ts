@@ -11,9 +11,10 @@ import { promisify } from 'node:util'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { createServer, type AddressInfo } from 'node:net'
 import { SmoothProcess, dist, ROOT } from '../test/helpers/proc.js'
 import { httpsKeepAliveLoad, http2Load, selfSignedCertificate, type TlsLoad } from '../test/helpers/tls-load.js'
+import { freePort } from '../test/helpers/ports.js'
+import { p99 } from './rollout.js'
 
 const run = promisify(execFile)
 
@@ -33,12 +34,6 @@ export interface TlsRolloutRow {
 }
 
 interface Sample { at: number; ms: number }
-
-function p99(xs: number[]): number {
-  if (xs.length === 0) return NaN
-  const sorted = [...xs].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!
-}
 
 function startLoad(protocol: TlsProtocol, port: number, maxMs: number, samples: Sample[]): TlsLoad {
   const onResponse = (ms: number) => samples.push({ at: Date.now(), ms })
@@ -96,13 +91,6 @@ async function smooth(kind: 'reload' | 'restart', protocol: TlsProtocol, tls: { 
   }
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1')
-  await new Promise((r) => s.once('listening', r))
-  const port = (s.address() as AddressInfo).port
-  await new Promise((r) => s.close(r))
-  return port
-}
 
 async function pm2(protocol: TlsProtocol, tls: { cert: string; key: string }, workers: number, seconds: number, count: number): Promise<TlsRolloutRow> {
   const home = mkdtempSync(join(tmpdir(), 'smooth-bench-pm2-'))

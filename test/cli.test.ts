@@ -5,12 +5,12 @@ import { promisify } from 'node:util'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer, type AddressInfo } from 'node:net'
 import { SmoothProcess, dist, killAll, until, isAlive } from './helpers/proc.js'
 import { get, refused } from './helpers/http.js'
 import { steadyLoad } from './helpers/load.js'
 import { writeRelease } from './helpers/release.js'
 import { requires } from './helpers/requires.js'
+import { freePort } from './helpers/ports.js'
 
 after(killAll)
 const run = promisify(execFile)
@@ -106,13 +106,6 @@ test('smooth --pid-file: signals, then waits for the outcome and reports it with
   }
 })
 
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1')
-  await new Promise((r) => s.once('listening', r))
-  const port = (s.address() as AddressInfo).port
-  await new Promise((r) => s.close(r))
-  return port
-}
 
 test('fleet restart across three hosts behind HAProxy under load; a failure on host 2 stops the fleet', { timeout: 180_000, ...requires('haproxy') }, async () => {
   const releases = join(root, 'releases')

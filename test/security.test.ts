@@ -4,11 +4,11 @@ import { spawn } from 'node:child_process'
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer, type AddressInfo } from 'node:net'
 import { SmoothProcess, dist, killAll, until, isAlive } from './helpers/proc.js'
 import { get, refused } from './helpers/http.js'
 import { writeRelease, writeShellExe } from './helpers/release.js'
 import { requires } from './helpers/requires.js'
+import { freePort } from './helpers/ports.js'
 
 after(killAll)
 const root = mkdtempSync(join(tmpdir(), 'smooth-security-'))
@@ -20,13 +20,6 @@ function app(env: Record<string, string> = {}) {
   return new SmoothProcess(dist('test/fixtures/app.js'), { GRACEFUL: '1', WORKERS: '1', ...env })
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1')
-  await new Promise((r) => s.once('listening', r))
-  const port = (s.address() as AddressInfo).port
-  await new Promise((r) => s.close(r))
-  return port
-}
 
 test('through a real HAProxy on 127.0.0.1 (X-Forwarded-For): no token, everything refused; with the token, allowed', {
   timeout: 60_000,
