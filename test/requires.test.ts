@@ -25,19 +25,19 @@ test('a missing program skips the test, naming the program and its Debian packag
   assert.match(r.out, /- a test that needs haproxy: needs haproxy \(Debian package haproxy\)/)
 })
 
-test('SMOOTH_TEST_REQUIRE_ALL=1: a missing program fails the run, naming it', () => {
-  const r = runFixture(join(root, 'empty'), { SMOOTH_TEST_REQUIRE_ALL: '1' })
+test('TEST_REQUIRE_ALL_PROGRAMS=1: a missing program fails the run, naming it', () => {
+  const r = runFixture(join(root, 'empty'), { TEST_REQUIRE_ALL_PROGRAMS: '1' })
   assert.equal(r.code, 1, r.out)
-  assert.match(r.out, /SMOOTH_TEST_REQUIRE_ALL=1 and this test needs haproxy/)
+  assert.match(r.out, /TEST_REQUIRE_ALL_PROGRAMS=1 and this test needs haproxy/)
 })
 
-test('a program found on PATH runs the test, even with SMOOTH_TEST_REQUIRE_ALL=1', () => {
+test('a program found on PATH runs the test, even with TEST_REQUIRE_ALL_PROGRAMS=1', () => {
   const bin = join(root, 'bin')
   rmSync(bin, { recursive: true, force: true })
   mkdirSync(bin, { recursive: true })
   writeFileSync(join(bin, 'haproxy'), '#!/bin/sh\n')
   chmodSync(join(bin, 'haproxy'), 0o755)
-  const r = runFixture(bin, { SMOOTH_TEST_REQUIRE_ALL: '1' })
+  const r = runFixture(bin, { TEST_REQUIRE_ALL_PROGRAMS: '1' })
   assert.equal(r.code, 0, r.out)
   assert.match(r.out, /Skipped for a missing program: none/)
 })

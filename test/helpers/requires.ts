@@ -4,7 +4,7 @@ import { delimiter, join } from 'node:path'
 /**
  * Tests that need a program beyond Node declare it, so `npm test` passes on a machine with Node alone
  * (the test is skipped, naming the program and the Debian package that installs it) while CI, which sets
- * SMOOTH_TEST_REQUIRE_ALL=1 (see .ci/run), fails instead: CI can never pass by skipping.
+ * TEST_REQUIRE_ALL_PROGRAMS=1 (see .ci/run), fails instead: CI can never pass by skipping.
  *
  * Adopting it is one spread into the test's options:
  *
@@ -45,14 +45,14 @@ export function which(program: string, path = process.env.PATH ?? ''): string | 
 
 /**
  * `{}` when every program is on PATH; `{ skip: 'needs haproxy (Debian package haproxy)…' }` when some are
- * missing. With SMOOTH_TEST_REQUIRE_ALL=1 a missing program throws instead, which fails the test file.
+ * missing. With TEST_REQUIRE_ALL_PROGRAMS=1 a missing program throws instead, which fails the test file.
  */
 export function requires(...programs: Program[]): { skip?: string } {
   const missing = programs.filter((p) => !which(p))
   if (missing.length === 0) return {}
   const what = missing.map((p) => `${p} (Debian package ${PROGRAMS[p]})`).join(', ')
-  if (process.env.SMOOTH_TEST_REQUIRE_ALL === '1') {
-    throw new Error(`SMOOTH_TEST_REQUIRE_ALL=1 and this test needs ${what}, missing from PATH: apt-get install -y ${missing.map((p) => PROGRAMS[p]).join(' ')}`)
+  if (process.env.TEST_REQUIRE_ALL_PROGRAMS === '1') {
+    throw new Error(`TEST_REQUIRE_ALL_PROGRAMS=1 and this test needs ${what}, missing from PATH: apt-get install -y ${missing.map((p) => PROGRAMS[p]).join(' ')}`)
   }
   return { skip: `${SKIP_PREFIX} ${what}, missing from PATH` }
 }

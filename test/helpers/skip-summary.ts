@@ -16,5 +16,5 @@ export default async function* skipSummary(source: AsyncIterable<TestEvent>): As
   }
   yield skipped.length === 0
     ? '\nSkipped for a missing program: none\n'
-    : `\nSkipped for a missing program (${skipped.length}; install them, or set SMOOTH_TEST_REQUIRE_ALL=1 to fail instead):\n${skipped.join('\n')}\n`
+    : `\nSkipped for a missing program (${skipped.length}; install them, or set TEST_REQUIRE_ALL_PROGRAMS=1 to fail instead):\n${skipped.join('\n')}\n`
 }
