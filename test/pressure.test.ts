@@ -13,10 +13,12 @@ const root = mkdtempSync(join(tmpdir(), 'smooth-pressure-'))
 after(() => rmSync(root, { recursive: true, force: true }))
 const LIMITS = JSON.stringify({ maxEventLoopUtilization: 0.6, sampleInterval: 100, retryAfter: 7 })
 
-async function pidsOf(port: number, n: number): Promise<number[]> {
+/** `shedOk`: a 503 from under-pressure is no failure (a worker coming back from pressure may shed one). */
+async function pidsOf(port: number, n: number, shedOk = false): Promise<number[]> {
   const pids: number[] = []
   for (let i = 0; i < n; i++) {
     const r = await get(`http://127.0.0.1:${port}/pid`)
+    if (shedOk && r.status === 503) continue
     assert.equal(r.status, 200, `request ${i}: ${r.status} ${r.body}`)
     pids.push(Number(r.body))
   }
@@ -33,7 +35,7 @@ test('a worker under pressure gets no new connections while another is healthy, 
     const during = await pidsOf(port, 60)
     assert.ok(!during.includes(stressed), `the worker under pressure got ${during.filter((x) => x === stressed).length} of 60 new connections`)
     await p.waitFor('the worker to accept again', (l) => l.msg === 'worker accepting again' && l.workerPid === stressed, 20_000, from)
-    await until('the recovered worker to get connections again', async () => (await pidsOf(port, 20)).includes(stressed), 20_000)
+    await until('the recovered worker to get connections again', async () => (await pidsOf(port, 20, true)).includes(stressed), 20_000)
   } finally {
     p.kill()
   }
