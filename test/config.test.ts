@@ -8,7 +8,7 @@ import { SmoothProcess, dist, killAll, isAlive } from './helpers/proc.js'
 import { resolveConfig } from '../src/config/resolve.js'
 import { loadConfigFile } from '../src/config/load.js'
 import { parseAddress } from '../src/config/address.js'
-import type { SmoothError } from '../src/errors.js'
+import { codeOf } from './helpers/codes.js'
 
 after(killAll)
 
@@ -20,14 +20,6 @@ function file(name: string, text: string): string {
   return p
 }
 const code = (settings = {}) => [{ name: 'default', settings }]
-const codeOf = (fn: () => unknown): string | undefined => {
-  try {
-    fn()
-  } catch (err) {
-    return (err as SmoothError).code
-  }
-  return undefined
-}
 
 test('precedence: defaults < file < env < code', () => {
   const f = loadConfigFile(file('p.yaml', 'server:\n  address: ":1111"\n  workers: 3\n  gracefulTimeout: 5s\n  idleTimeout: 7\n'))

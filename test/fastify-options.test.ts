@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { resolveConfig } from '../src/config/resolve.js'
 import { loadConfigFile } from '../src/config/load.js'
 import { Server } from '../src/server.js'
-import type { SmoothError } from '../src/errors.js'
+import { codeOf } from './helpers/codes.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'smooth-fastify-options-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -14,14 +14,6 @@ const yaml = (text: string) => {
   const p = join(dir, 'smooth.yaml')
   writeFileSync(p, text)
   return loadConfigFile(p)
-}
-const codeOf = (fn: () => unknown): string | undefined => {
-  try {
-    fn()
-  } catch (err) {
-    return (err as SmoothError).code
-  }
-  return undefined
 }
 
 test('fastify options merge key by key: smooth.yaml < SMOOTH_FASTIFY < setFastifyOptions', () => {
