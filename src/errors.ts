@@ -50,6 +50,8 @@ export const ErrorCodes = {
   SMOOTH_SUCCESSOR_WORKER_DIED: 'a worker of successor %s died during its start-up (%s)',
   SMOOTH_SUCCESSOR_NOT_READY: 'successor %s: %s did not happen within %s ms',
   SMOOTH_STATUS_CHANNEL_CLOSED: 'successor %s closed the status channel before the handover',
+  SMOOTH_STATUS_FRAME_INVALID: 'status channel: a bad frame from the %s (%s)',
+  SMOOTH_UPGRADE_ILLEGAL_TRANSITION: 'restart: "%s" cannot happen in state %s (a bug in Smooth: please report it)',
   SMOOTH_WORKER_EXITED_BEFORE_READY: 'new worker %s exited before it was ready (%s)',
   SMOOTH_WORKER_NOT_READY: 'new worker %s was not ready within %s ms (readyTimeout)',
   // The smooth CLI

@@ -1,7 +1,7 @@
 /**
  * Every message between a primary and its workers, in one place (node's `internal/cluster` style).
- * Messages are plain JSON objects tagged `smooth: 1` so they never mix with the user's own
- * `process.send` traffic, and discriminated on `act`.
+ * Messages are plain JSON objects discriminated on `act`; wire.ts's `send` tags them (`smooth`, `seq`)
+ * so they never mix with the user's own `process.send` traffic, and a reply names its request by `ack`.
  *
  * Life of a worker:
  *   primary --listen{listener} + listening socket handle--> worker   (once per listener, after fork)
@@ -21,50 +21,50 @@
  * duplicate of each, so there is no per-connection message at all (see primary/listeners.ts).
  */
 
-export const TAG = 1 as const
+import { TAG, WorkerForwardedSignals, isSmoothMessage, type Tagged } from './wire.js'
+import type { MetricsJson, CarriedCounters } from './metrics/primary-metrics.js'
+import type { RolloutRecord } from './primary/rollout.js'
+
+// Declared in the wire module; re-exported for the code that reads the messages with them.
+export { TAG, isSmoothMessage }
 
 export type ControlCommand = 'shutdown' | 'reload' | 'restart' | 'status' | 'metrics' | 'ready' | 'scale'
 
 // primary -> worker
-export interface ListenMessage { smooth: typeof TAG; act: 'listen'; listener: number }
-export interface AcceptMessage { smooth: typeof TAG; act: 'accept' }
-export interface DrainMessage { smooth: typeof TAG; act: 'drain'; timeoutMs: number }
-export interface ControlReplyMessage {
-  smooth: typeof TAG; act: 'controlReply'; id: number
+export interface ListenMessage extends Tagged { act: 'listen'; listener: number }
+export interface AcceptMessage extends Tagged { act: 'accept' }
+export interface DrainMessage extends Tagged { act: 'drain'; timeoutMs: number }
+export interface ControlReplyMessage extends Tagged {
+  act: 'controlReply'; ack: number
   ok: boolean; status: number; body: unknown
 }
-export interface StatsRequest { smooth: typeof TAG; act: 'stats'; id: number }
-export interface MetricsRequest { smooth: typeof TAG; act: 'metrics'; id: number }
+export interface StatsRequest extends Tagged { act: 'stats' }
+export interface MetricsRequest extends Tagged { act: 'metrics' }
 /** Stop accepting new connections (under pressure while others are healthy); `listen` + `accept` resume. */
-export interface PauseMessage { smooth: typeof TAG; act: 'pause' }
+export interface PauseMessage extends Tagged { act: 'pause' }
 /** The heartbeat: answered with `pong` by the worker's event loop (see primary/watchdog.ts). */
-export interface PingMessage { smooth: typeof TAG; act: 'ping' }
+export interface PingMessage extends Tagged { act: 'ping' }
 export type ToWorker = ListenMessage | AcceptMessage | DrainMessage | ControlReplyMessage | StatsRequest | MetricsRequest | PauseMessage | PingMessage
 
 // worker -> primary
-export interface ReadyMessage { smooth: typeof TAG; act: 'ready' }
-export interface AcceptingMessage { smooth: typeof TAG; act: 'accepting' }
-export interface ControlMessage {
-  smooth: typeof TAG; act: 'control'; id: number; command: ControlCommand
+export interface ReadyMessage extends Tagged { act: 'ready' }
+export interface AcceptingMessage extends Tagged { act: 'accepting' }
+export interface ControlMessage extends Tagged {
+  act: 'control'; command: ControlCommand
   args: Record<string, string | undefined>
 }
 /** `metrics`: the worker's final registry dump, so its counts outlive it (see metrics/ledger.ts). */
-export interface DrainedMessage { smooth: typeof TAG; act: 'drained'; forced: number; metrics?: unknown[] }
+export interface DrainedMessage extends Tagged { act: 'drained'; forced: number; metrics?: MetricsJson }
 export interface WorkerStats { connections: number; inflight: number; rss: number; heapUsed: number }
 /** `requests`: answered so far (counted only when maxWorkerRequests is set, else 0). */
-export interface PongMessage { smooth: typeof TAG; act: 'pong'; stats: WorkerStats; requests: number }
-export interface StatsReply { smooth: typeof TAG; act: 'statsReply'; id: number; stats: WorkerStats }
-export interface MetricsReply { smooth: typeof TAG; act: 'metricsReply'; id: number; metrics: unknown[] }
+export interface PongMessage extends Tagged { act: 'pong'; stats: WorkerStats; requests: number }
+export interface StatsReply extends Tagged { act: 'statsReply'; ack: number; stats: WorkerStats }
+export interface MetricsReply extends Tagged { act: 'metricsReply'; ack: number; metrics: MetricsJson }
 /** Sent when the worker goes under pressure (@fastify/under-pressure limits) or recovers. */
-export interface PressureMessage { smooth: typeof TAG; act: 'pressure'; under: boolean }
+export interface PressureMessage extends Tagged { act: 'pressure'; under: boolean }
 /** A signal the worker received, for the primary to act on as if sent to it. */
-export const ForwardedSignals = ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'] as const
-export interface SignalMessage { smooth: typeof TAG; act: 'signal'; signal: (typeof ForwardedSignals)[number] }
+export interface SignalMessage extends Tagged { act: 'signal'; signal: (typeof WorkerForwardedSignals)[number] }
 export type FromWorker = MetricsReply | StatsReply | ReadyMessage | AcceptingMessage | ControlMessage | DrainedMessage | PressureMessage | PongMessage | SignalMessage
-
-export function isSmoothMessage<T extends { smooth: typeof TAG }>(msg: unknown): msg is T {
-  return typeof msg === 'object' && msg !== null && (msg as { smooth?: unknown }).smooth === TAG
-}
 
 /**
  * Status channel between a successor primary and the generation before it: newline-delimited JSON
@@ -82,7 +82,7 @@ export function isSmoothMessage<T extends { smooth: typeof TAG }>(msg: unknown):
  *            each side adds the other's worker counters, so both answer the same totals)
  * `handover` carries the old generation's final worker counters, which the successor keeps.
  */
-export interface Counters { restarts: number; reloads: number; workerCrashes: number; rolloutFailures: number; metrics?: unknown }
+export interface Counters { restarts: number; reloads: number; workerCrashes: number; rolloutFailures: number; metrics?: CarriedCounters }
 
 export type SuccessorFrame =
   | { t: 'hello'; token: string; pid: number; generation: number }
@@ -93,34 +93,35 @@ export type SuccessorFrame =
   | MetricsFrame
 
 export type PredecessorFrame =
-  | { t: 'welcome'; counters: Counters; history: unknown[]; restart: unknown }
+  | { t: 'welcome'; counters: Counters; history: RolloutRecord[]; restart?: RolloutRecord }
   | { t: 'retired'; workerPid: number | null }
-  | { t: 'handover'; metrics?: unknown[] }
+  | { t: 'handover'; metrics?: MetricsJson }
   | MetricsFrame
 
 export type MetricsFrame =
   | { t: 'metricsAsk'; id: number }
-  | { t: 'metricsOwn'; id: number; metrics: unknown[] }
+  | { t: 'metricsOwn'; id: number; metrics: MetricsJson }
 
 /**
  * Primary <-> anchor IPC. The anchor spawns every generation, so it can wait for each one's exit and
  * stay the stable pid supervisors watch.
  */
-export interface SpawnRequest {
-  smooth: typeof TAG; act: 'spawn'; id: number
+export interface SpawnRequest extends Tagged {
+  act: 'spawn'
   command: string; args: string[]; env: Record<string, string>
   /** Where it starts (resolved by the primary at the moment of the restart). */
   cwd: string
   /** Listener keys, in the order of the handles sent just before with `fd` messages. */
   keys: string[]
 }
-export interface FdMessage { smooth: typeof TAG; act: 'fd'; key: string }
-export interface HandoverNotice { smooth: typeof TAG; act: 'handover'; toPid: number }
+export interface FdMessage extends Tagged { act: 'fd'; key: string }
+export interface HandoverNotice extends Tagged { act: 'handover'; toPid: number }
 /** The first primary's resolved settings the anchor needs: the pid file (written, with the anchor's pid) and the log level. */
-export interface ConfigNotice { smooth: typeof TAG; act: 'config'; pidFile?: string; logLevel: string }
+export interface ConfigNotice extends Tagged { act: 'config'; pidFile?: string; logLevel: string }
 export type ToAnchor = SpawnRequest | FdMessage | HandoverNotice | ConfigNotice
 
-export interface SpawnedReply { smooth: typeof TAG; act: 'spawned'; id: number; pid: number }
-export interface SpawnFailedReply { smooth: typeof TAG; act: 'spawnFailed'; id: number; message: string }
-export interface ChildExitNotice { smooth: typeof TAG; act: 'childExit'; id: number; pid: number; code: number | null; signal: string | null }
+export interface SpawnedReply extends Tagged { act: 'spawned'; ack: number; pid: number }
+export interface SpawnFailedReply extends Tagged { act: 'spawnFailed'; ack: number; message: string }
+/** `spawn`: the sequence number of the spawn request that started it. */
+export interface ChildExitNotice extends Tagged { act: 'childExit'; spawn: number; pid: number; code: number | null; signal: string | null }
 export type FromAnchor = SpawnedReply | SpawnFailedReply | ChildExitNotice

@@ -1,14 +1,13 @@
 import type { ChildProcess } from 'node:child_process'
 import { createAnchorLog, type AnchorLog } from './anchor-log.js'
 import { EnvNames } from '../env.js'
-import { isSmoothMessage, TAG, type FromAnchor, type ToAnchor } from '../protocol.js'
+import type { FromAnchor, ToAnchor } from '../protocol.js'
+import { isSmoothMessage, send, AnchorForwardedSignals, RestartSignal, type Unsent } from '../wire.js'
 import type { RuntimeHooks, Server } from '../server.js'
 import { spawnGeneration, PRELOAD } from '../primary/successor.js'
 import { removePidFile } from '../primary/pidfile.js'
 import { pathToFileURL } from 'node:url'
 import { originalLaunch, recordLaunch, startDir } from '../primary/launch.js'
-
-const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'] as const
 
 /**
  * The anchor: the process the user started. It keeps its pid for the server's whole life, so
@@ -28,7 +27,7 @@ export function createAnchorRuntime(): RuntimeHooks {
   let doneResolve!: () => void
   const done = new Promise<void>((r) => (doneResolve = r))
 
-  for (const sig of FORWARDED) {
+  for (const sig of AnchorForwardedSignals) {
     process.on(sig, () => {
       if (live?.pid) {
         try { live.kill(sig) } catch { /* exiting */ }
@@ -36,7 +35,7 @@ export function createAnchorRuntime(): RuntimeHooks {
     })
   }
 
-  function adopt(child: ChildProcess, requester?: { child: ChildProcess; id: number }): void {
+  function adopt(child: ChildProcess, requester?: { child: ChildProcess; spawn: number }): void {
     const pid = child.pid!
     children.set(pid, child)
     if (requester) spawnedBy.set(child, requester.child)
@@ -55,22 +54,22 @@ export function createAnchorRuntime(): RuntimeHooks {
           fds.set(msg.key, handle as { fd: number; close(): void })
           return
         case 'spawn': {
-          const reply = (m: FromAnchor): void => { if (child.connected) child.send(m) }
+          const reply = (m: Unsent<FromAnchor>): void => { send<FromAnchor>(child, m) }
           try {
             const handles = msg.keys.map((k) => fds.get(k)!)
             const successor = spawnGeneration(msg.command, msg.args, handles.map((h) => h.fd), msg.env, true, msg.cwd)
-            const onError = (err: Error): void => reply({ smooth: TAG, act: 'spawnFailed', id: msg.id, message: err.message })
+            const onError = (err: Error): void => reply({ act: 'spawnFailed', ack: msg.seq!, message: err.message })
             successor.once('error', onError)
             successor.once('spawn', () => successor.off('error', onError))
             // The successor has its own copies now; the anchor never holds the sockets.
             for (const h of handles) h.close()
             fds.clear()
             if (successor.pid) {
-              adopt(successor, { child, id: msg.id })
-              reply({ smooth: TAG, act: 'spawned', id: msg.id, pid: successor.pid })
+              adopt(successor, { child, spawn: msg.seq! })
+              reply({ act: 'spawned', ack: msg.seq!, pid: successor.pid })
             }
           } catch (err) {
-            reply({ smooth: TAG, act: 'spawnFailed', id: msg.id, message: (err as Error).message })
+            reply({ act: 'spawnFailed', ack: msg.seq!, message: (err as Error).message })
           }
           return
         }
@@ -96,9 +95,7 @@ export function createAnchorRuntime(): RuntimeHooks {
       asker?.child.off('exit', forget)
       const heir = [...spawnedBy].find(([c, parent]) => parent === child && c.exitCode === null && c.signalCode === null)?.[0]
       for (const [c, parent] of spawnedBy) if (parent === child) spawnedBy.delete(c)
-      if (asker?.child.connected) {
-        asker.child.send({ smooth: TAG, act: 'childExit', id: asker.id, pid, code, signal } satisfies FromAnchor)
-      }
+      if (asker) send<FromAnchor>(asker.child, { act: 'childExit', spawn: asker.spawn, pid, code, signal })
       if (child !== live) return
       // Killed in the middle of its restart: the successor holds every socket already, so it takes
       // over rather than the whole service going down with the old primary.
@@ -143,7 +140,7 @@ export function createAnchorRuntime(): RuntimeHooks {
     },
     shutdown: async () => { live?.kill('SIGTERM'); await done },
     reload: async () => { live?.kill('SIGUSR2') },
-    restart: async () => { live?.kill('SIGUSR1') },
+    restart: async () => { live?.kill(RestartSignal) },
     wait: () => done,
   }
 }

@@ -39,7 +39,7 @@ export async function rollingReload(pool: WorkerPool, rec: RolloutRecord, opts: 
     } catch (err) {
       failure ??= err as Error
       // One new worker failed: so would the others (same code); they do not get the service.
-      for (const s of booting) if (s.state === 'starting') s.worker.process.kill('SIGKILL')
+      for (const s of booting) if (s.state === 'starting') s.kill('SIGKILL')
       await fresh.exited
       return
     } finally {

@@ -26,11 +26,13 @@ export class Rollouts {
   current: RolloutRecord | undefined
   readonly history: RolloutRecord[] = []
   private nextId = 1
-  closed = false
+
+  /** `closed`: whether the server is shutting down or retiring (no rollout starts then). */
+  constructor(private readonly closed: () => boolean = () => false) {}
 
   /** Runs `body` as the current rollout, or throws SMOOTH_ROLLOUT_IN_PROGRESS / SMOOTH_SHUTTING_DOWN. */
   begin(kind: RolloutKind, total: number): RolloutRecord {
-    if (this.closed) throw new SmoothError('SMOOTH_SHUTTING_DOWN')
+    if (this.closed()) throw new SmoothError('SMOOTH_SHUTTING_DOWN')
     if (this.current) throw new SmoothError('SMOOTH_ROLLOUT_IN_PROGRESS', this.current.kind)
     this.current = { id: this.nextId++, kind, startedAt: Date.now(), progress: { done: 0, total, step: 'starting' } }
     return this.current

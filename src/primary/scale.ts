@@ -39,7 +39,7 @@ export async function scaleTo(pool: WorkerPool, target: number, rec: RolloutReco
     try {
       await Promise.all(fresh.map((s) => pool.whenAccepting(s, opts.readyTimeoutMs).then(() => { rec.progress.done++ })))
     } catch (err) {
-      for (const s of fresh) if (s.state !== 'dead') s.worker.process.kill('SIGKILL')
+      for (const s of fresh) if (s.state !== 'dead') s.kill('SIGKILL')
       await Promise.all(fresh.map((s) => s.exited))
       throw new SmoothError('SMOOTH_ROLLOUT_FAILED', 'scale', (err as Error).message)
     }

@@ -1,10 +1,10 @@
+import { ShutdownSignals, RestartSignal, ReloadSignal, ScaleSignals, isShutdownSignal } from '../wire.js'
+
 /**
- * Signals the primary answers. SIGUSR1 must be handled before anything else: until a process handles
- * it, Node starts its inspector on SIGUSR1. SIGKILL cannot be caught.
+ * Signals the primary answers (the lists: src/wire.ts). SIGUSR1 must be handled before anything
+ * else: until a process handles it, Node starts its inspector on SIGUSR1. SIGKILL cannot be caught.
  */
-export const ShutdownSignals = ['SIGINT', 'SIGTERM', 'SIGQUIT', 'SIGHUP'] as const
-export const RestartSignal = 'SIGUSR1'
-export const ReloadSignal = 'SIGUSR2'
+export { ShutdownSignals, RestartSignal, ReloadSignal }
 
 export interface SignalActions {
   shutdown(signal: string): void
@@ -18,7 +18,7 @@ export interface SignalActions {
 export function dispatchSignal(actions: SignalActions, signal: string): void {
   if (signal === RestartSignal) actions.restart(signal)
   else if (signal === ReloadSignal) actions.reload(signal)
-  else if ((ShutdownSignals as readonly string[]).includes(signal)) actions.shutdown(signal)
+  else if (isShutdownSignal(signal)) actions.shutdown(signal)
 }
 
 export function installSignals(actions: SignalActions): () => void {
@@ -26,8 +26,7 @@ export function installSignals(actions: SignalActions): () => void {
     ...ShutdownSignals.map((s) => [s, () => actions.shutdown(s)] as [NodeJS.Signals, () => void]),
     [RestartSignal, () => actions.restart(RestartSignal)],
     [ReloadSignal, () => actions.reload(ReloadSignal)],
-    ['SIGTTIN', () => actions.scale('+1', 'SIGTTIN')],
-    ['SIGTTOU', () => actions.scale('-1', 'SIGTTOU')],
+    ...Object.entries(ScaleSignals).map(([s, change]) => [s, () => actions.scale(change, s)] as [NodeJS.Signals, () => void]),
   ]
   for (const [sig, fn] of handlers) process.on(sig, fn)
   return () => {

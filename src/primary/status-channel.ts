@@ -3,8 +3,10 @@ import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { PredecessorFrame, SuccessorFrame } from '../protocol.js'
+import { timings } from './timings.js'
+import { decodePredecessorFrame, decodeSuccessorFrame } from './status-frames.js'
+import type { SmoothError } from '../errors.js'
 
-const HELLO_TIMEOUT_MS = 2_000
 /** Before the token is checked a line is a hello: small. After, it may carry a metrics dump. */
 const MAX_HELLO_LINE = 4 * 1024
 const MAX_LINE = 16 * 1024 * 1024
@@ -83,14 +85,26 @@ export class StatusServer extends EventEmitter {
       socket.destroy()
     }
     if (this.session) return refuse('a successor is already connected')
-    const timer = setTimeout(() => refuse('no hello in time'), HELLO_TIMEOUT_MS)
+    const timer = setTimeout(() => refuse('no hello in time'), timings.statusHelloMs)
     let authed = false
     frames(socket, (f) => {
-      const frame = f as unknown as SuccessorFrame
       if (!authed) {
         clearTimeout(timer)
-        if (frame?.t !== 'hello' || !sameToken(frame.token, this.token)) return refuse('bad token')
+        if (f.t !== 'hello' || !sameToken(f.token, this.token)) return refuse('bad token')
         if (this.session) return refuse('a successor is already connected')
+      }
+      // Checked against its declared shape only once the token is: a stranger learns nothing from us.
+      let frame: SuccessorFrame
+      try {
+        frame = decodeSuccessorFrame(f)
+      } catch (err) {
+        this.log.error({ code: (err as SmoothError).code }, (err as Error).message)
+        if (!authed) return refuse('bad hello')
+        // The successor itself broke the protocol: the session ends, and the restart with it.
+        socket.destroy()
+        return
+      }
+      if (!authed) {
         authed = true
         this.session = socket
         socket.on('close', () => this.emit('close'))
@@ -98,13 +112,6 @@ export class StatusServer extends EventEmitter {
         return
       }
       this.emit('frame', frame)
-    }, (why) => {
-      if (!authed) {
-        clearTimeout(timer)
-        return refuse(why)
-      }
-      // The successor itself broke the protocol: the session ends, and the restart with it.
-      this.log.error({ why }, 'status channel: bad frame from the successor')
     }, () => (authed ? MAX_LINE : MAX_HELLO_LINE))
     socket.on('close', () => clearTimeout(timer))
   }
@@ -141,7 +148,18 @@ export class StatusClient extends EventEmitter {
       this.closed = true
       this.emit('close')
     })
-    frames(socket, (f) => this.emit('frame', f as unknown as PredecessorFrame), () => {})
+    frames(socket, (f) => {
+      let frame: PredecessorFrame
+      try {
+        frame = decodePredecessorFrame(f)
+      } catch (err) {
+        // The predecessor broke the protocol: we go on as if it were gone (it closes our end).
+        this.emit('invalid', err)
+        socket.destroy()
+        return
+      }
+      this.emit('frame', frame)
+    }, () => {})
   }
 
   send(frame: SuccessorFrame): void {

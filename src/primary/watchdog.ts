@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import { TAG } from '../protocol.js'
 import type { WorkerPool, WorkerSlot } from './workers.js'
 
 /** How often each worker is pinged (at most; a short workerTimeout pings more often). */
@@ -59,7 +58,7 @@ export class Watchdog extends EventEmitter {
         this.kill(slot, silentMs)
       } else if (slot.lastSeen >= (this.pingedAt.get(slot) ?? 0)) {
         this.pingedAt.set(slot, now)
-        slot.send({ smooth: TAG, act: 'ping' })
+        slot.send({ act: 'ping' })
       }
     }
   }
@@ -73,7 +72,7 @@ export class Watchdog extends EventEmitter {
       // What it held as of its last answer: the request that got it stuck came after, if any did.
       this.log.error({ worker: slot.id, workerPid: slot.pid, silentForMs: silentMs, timeoutMs: this.timeoutMs,
         inflight: slot.stats?.inflight ?? 0, connections: slot.stats?.connections ?? 0 }, 'worker not responding (event loop blocked): killed')
-      slot.worker.process.kill('SIGKILL')
+      slot.kill('SIGKILL')
     }
     this.emit('timeout', slot)
   }

@@ -1,68 +1,19 @@
-import cluster, { type Worker } from 'node:cluster'
 import { EventEmitter } from 'node:events'
-import { setTimeout as delay } from 'node:timers/promises'
 import type { Logger } from 'pino'
-import { EnvNames, ListenersEnv, type ListenerRef } from '../env.js'
-import { isSmoothMessage, TAG, type ControlMessage, type FromWorker, type ToWorker, type WorkerStats } from '../protocol.js'
+import { EnvNames, isSmoothMessage } from '../wire.js'
+import type { ListenerRef } from '../env.js'
+import type { ControlMessage, FromWorker } from '../protocol.js'
 import type { RawHandle } from './listeners.js'
 import { startDir, type Launch } from './launch.js'
 import { execArgv } from './successor.js'
 import { SmoothError } from '../errors.js'
-import { bootQuietly } from './boot-priority.js'
+import { realOs, type Os, type Timer } from './os.js'
+import { timings as defaultTimings, type Timings } from './timings.js'
+import { WorkerSlot } from './worker-slot.js'
+import { drainSlot, killForced } from './pool-drain.js'
+import { PoolQueries } from './pool-collect.js'
 
-export type WorkerState = 'starting' | 'ready' | 'draining' | 'dead'
-
-/**
- * One worker process as the primary sees it. Its state is one value, never a set of flags:
- * starting (forked, building its apps) -> ready (accepting connections) -> draining -> dead.
- */
-export class WorkerSlot {
-  state: WorkerState = 'starting'
-  readonly startedAt = Date.now()
-  readyAt: number | undefined
-  forced = 0
-  exitCode: number | null = null
-  /** Died without being asked to (not after a drain). */
-  crashed = false
-  stats: WorkerStats | undefined
-  /** Its registry as of the latest scrape, and whether its counts went to the ledger already. */
-  lastMetrics: unknown[] | undefined
-  counted = false
-  /** Over its under-pressure limits, and whether it was told to stop accepting for it. */
-  underPressure = false
-  paused = false
-  /** When its event loop last answered the heartbeat (see watchdog.ts), and whether that is recent. */
-  lastSeen = Date.now()
-  responding = true
-  /** Requests answered, as of its last heartbeat (counted only with maxWorkerRequests). */
-  requests = 0
-  /** Killed by the primary because it stopped answering ('timeout'), not crashed on its own. */
-  killedFor: 'timeout' | undefined
-  readonly exited: Promise<void>
-  private markExited!: () => void
-
-  constructor(readonly id: number, readonly worker: Worker) {
-    this.exited = new Promise((r) => (this.markExited = r))
-  }
-
-  get pid(): number {
-    return this.worker.process.pid!
-  }
-
-  send(msg: ToWorker, handle?: RawHandle, cb?: (err: Error | null) => void): void {
-    if (!this.worker.isConnected()) {
-      cb?.(new Error('worker disconnected'))
-      return
-    }
-    this.worker.process.send!(msg, handle as never, {}, (err) => cb?.(err ?? null))
-  }
-
-  exit(code: number | null): void {
-    this.state = 'dead'
-    this.exitCode = code
-    this.markExited()
-  }
-}
+export { WorkerSlot, type WorkerState } from './worker-slot.js'
 
 export interface PoolOptions {
   size: number
@@ -76,21 +27,20 @@ export interface PoolOptions {
   /** The listening sockets by listener index; each ready worker accepts from a duplicate. */
   handles: RawHandle[]
   onControl(msg: ControlMessage, from: WorkerSlot): void
+  /** The OS and the deadlines (unit tests give a fake OS and small numbers). */
+  os?: Os
+  timings?: Timings
 }
-
-/** Start-up failures in a row after which a crash loop is reported (and, before any worker was ever
- * ready, start-up gives up). */
-const CRASH_LOOP_AT = 5
-const MAX_BACKOFF_MS = 30_000
-/** A worker that dies within this long after ready counts as failing to start. */
-const HEALTHY_AFTER_MS = 5_000
 
 /**
  * The workers of one generation: forks them, marks them ready, replaces the ones that die (with
  * exponential back-off, so a crash loop is reported instead of spinning), drains them on request.
+ * Draining lives in pool-drain.ts, the stats and metrics requests in pool-collect.ts.
  */
 export class WorkerPool extends EventEmitter {
   readonly slots = new Map<number, WorkerSlot>()
+  readonly os: Os
+  readonly timings: Timings
   private nextId = 1
   private failures = 0
   private everReady = false
@@ -100,10 +50,18 @@ export class WorkerPool extends EventEmitter {
   timeouts = 0
   /** Silence (no heartbeat answer) after which a worker counts as stuck; set by the watchdog. */
   silentAfterMs = Infinity
-  private replaceTimer: NodeJS.Timeout | undefined
+  private replaceTimer: Timer | undefined
+  private readonly queries: PoolQueries
 
   constructor(private readonly opts: PoolOptions) {
     super()
+    this.os = opts.os ?? realOs
+    this.timings = opts.timings ?? defaultTimings
+    this.queries = new PoolQueries(this)
+  }
+
+  get log(): Logger {
+    return this.opts.log
   }
 
   live(): WorkerSlot[] {
@@ -141,98 +99,110 @@ export class WorkerPool extends EventEmitter {
    */
   fork(settleMs = 0): WorkerSlot {
     const id = this.nextId++
+    const { os } = this
     // Never the primary's own cwd: the release it started in may have been deleted since.
-    cluster.setupPrimary({ exec: this.opts.launch.entry, cwd: startDir(this.opts.launch), execArgv: execArgv() })
-    const worker = cluster.fork({
-      [EnvNames.role]: 'worker',
-      [EnvNames.workerId]: String(id),
-      [EnvNames.servers]: this.opts.servers.join(','),
-      [EnvNames.generation]: String(this.opts.generation),
-      [ListenersEnv]: JSON.stringify(this.opts.listeners),
+    const proc = os.forkWorker({
+      entry: this.opts.launch.entry,
+      cwd: startDir(this.opts.launch),
+      execArgv: execArgv(),
+      env: {
+        [EnvNames.role]: 'worker',
+        [EnvNames.workerId]: String(id),
+        [EnvNames.servers]: this.opts.servers.join(','),
+        [EnvNames.generation]: String(this.opts.generation),
+        [EnvNames.listeners]: JSON.stringify(this.opts.listeners),
+      },
     })
-    const slot = new WorkerSlot(id, worker)
+    const slot = new WorkerSlot(id, proc, os)
     this.slots.set(id, slot)
     // A rollout's worker boots beside serving ones: at a lower CPU priority until it accepts.
-    const raisePriority = settleMs > 0 ? bootQuietly(worker.process.pid) : () => {}
-    const readyTimer = setTimeout(() => {
+    const raisePriority = settleMs > 0 ? os.bootQuietly(proc.pid) : () => {}
+    const readyTimer = os.setTimeout(() => {
       if (slot.state !== 'starting') return
       this.opts.log.error({ worker: id, workerPid: slot.pid, timeoutMs: this.opts.readyTimeoutMs }, 'worker not ready in time: killed')
-      worker.process.kill('SIGKILL')
+      slot.kill('SIGKILL')
     }, this.opts.readyTimeoutMs)
-    worker.on('message', (msg: unknown) => {
+    proc.on('message', (msg: unknown) => {
       if (!isSmoothMessage<FromWorker>(msg)) return
-      switch (msg.act) {
-        case 'ready':
-          if (slot.state !== 'starting') return
-          if (settleMs > 0) setTimeout(() => { if (slot.state === 'starting') this.startAccepting(slot) }, settleMs)
-          else this.startAccepting(slot)
-          return
-        case 'accepting':
-          clearTimeout(readyTimer)
-          raisePriority()
-          if (slot.state !== 'starting') return
-          slot.state = 'ready'
-          slot.readyAt = Date.now()
-          slot.lastSeen = slot.readyAt
-          this.everReady = true
-          this.opts.log.info({ worker: id, workerPid: slot.pid }, 'worker ready')
-          this.emit('ready', slot)
-          this.balance()
-          return
-        case 'control':
-          this.opts.onControl(msg, slot)
-          return
-        case 'signal':
-          this.emit('signal', slot, msg.signal)
-          return
-        case 'pressure':
-          slot.underPressure = msg.under
-          this.opts.log.warn({ worker: id, workerPid: slot.pid }, msg.under ? 'worker under pressure' : 'worker healthy again')
-          this.balance()
-          return
-        case 'drained':
-          slot.forced = msg.forced
-          this.settleCounts(slot, msg.metrics)
-          return
-        case 'metricsReply':
-          if (!slot.counted) slot.lastMetrics = msg.metrics
-          this.emit('metrics', slot, msg.metrics)
-          return
-        case 'pong':
-          slot.lastSeen = Date.now()
-          slot.responding = true
-          slot.stats = msg.stats
-          slot.requests = msg.requests
-          return
-        case 'statsReply':
-          slot.stats = msg.stats
-          this.emit('stats', slot)
-          return
+      if (msg.act === 'accepting') {
+        os.clearTimeout(readyTimer)
+        raisePriority()
       }
+      this.onMessage(slot, msg, settleMs)
     })
-    worker.on('error', (err) => this.opts.log.debug({ worker: id, err: err.message }, 'worker channel error'))
-    worker.on('exit', (code, signal) => {
-      clearTimeout(readyTimer)
-      const was = slot.state
-      slot.exit(code)
-      this.slots.delete(id)
-      this.balance()
-      // Killed or crashed before saying drained: its counts as of the latest scrape.
-      this.settleCounts(slot, undefined)
-      if (slot.killedFor === 'timeout') this.timeouts++
-      if (was === 'draining') {
-        this.emit('exit', slot)
-        return
-      }
-      if (slot.killedFor !== 'timeout') this.crashes++
-      slot.crashed = true
-      const lived = slot.readyAt ? Date.now() - slot.readyAt : 0
-      this.failures = lived >= HEALTHY_AFTER_MS ? 0 : this.failures + 1
-      this.opts.log.error({ worker: id, workerPid: slot.pid, code, signal, state: was }, 'worker died')
-      this.emit('exit', slot)
-      this.scheduleReplacement(code, signal)
+    proc.on('error', (err) => this.opts.log.debug({ worker: id, err: err.message }, 'worker channel error'))
+    proc.on('exit', (code, signal) => {
+      os.clearTimeout(readyTimer)
+      this.onExit(slot, code, signal)
     })
     return slot
+  }
+
+  private onMessage(slot: WorkerSlot, msg: FromWorker, settleMs: number): void {
+    const log = this.opts.log
+    switch (msg.act) {
+      case 'ready':
+        if (slot.state !== 'starting') return
+        if (settleMs > 0) this.os.setTimeout(() => { if (slot.state === 'starting') this.startAccepting(slot) }, settleMs)
+        else this.startAccepting(slot)
+        return
+      case 'accepting':
+        if (slot.state !== 'starting') return
+        slot.state = 'ready'
+        slot.readyAt = this.os.now()
+        slot.lastSeen = slot.readyAt
+        this.everReady = true
+        log.info({ worker: slot.id, workerPid: slot.pid }, 'worker ready')
+        this.emit('ready', slot)
+        this.balance()
+        return
+      case 'control':
+        this.opts.onControl(msg, slot)
+        return
+      case 'signal':
+        this.emit('signal', slot, msg.signal)
+        return
+      case 'pressure':
+        slot.underPressure = msg.under
+        log.warn({ worker: slot.id, workerPid: slot.pid }, msg.under ? 'worker under pressure' : 'worker healthy again')
+        this.balance()
+        return
+      case 'drained':
+        slot.forced = msg.forced
+        this.settleCounts(slot, msg.metrics)
+        return
+      case 'pong':
+        slot.lastSeen = this.os.now()
+        slot.responding = true
+        slot.stats = msg.stats
+        slot.requests = msg.requests
+        return
+      case 'metricsReply':
+      case 'statsReply':
+        this.queries.onReply(slot, msg)
+        return
+    }
+  }
+
+  private onExit(slot: WorkerSlot, code: number | null, signal: string | null): void {
+    const was = slot.state
+    slot.exit(code)
+    this.slots.delete(slot.id)
+    this.balance()
+    // Killed or crashed before saying drained: its counts as of the latest scrape.
+    this.settleCounts(slot, undefined)
+    if (slot.killedFor === 'timeout') this.timeouts++
+    if (was === 'draining') {
+      this.emit('exit', slot)
+      return
+    }
+    if (slot.killedFor !== 'timeout') this.crashes++
+    slot.crashed = true
+    const lived = slot.readyAt ? this.os.now() - slot.readyAt : 0
+    this.failures = lived >= this.timings.healthyAfterMs ? 0 : this.failures + 1
+    this.opts.log.error({ worker: slot.id, workerPid: slot.pid, code, signal, state: was }, 'worker died')
+    this.emit('exit', slot)
+    this.scheduleReplacement(code, signal)
   }
 
   /**
@@ -240,13 +210,13 @@ export class WorkerPool extends EventEmitter {
    * least one other ready worker is healthy, and accepts again when it recovers or is the last
    * healthy-or-not worker left (someone must accept; it sheds with 503 what it cannot take).
    */
-  private balance(): void {
+  balance(): void {
     const ready = this.live().filter((s) => s.state === 'ready')
     for (const slot of ready) {
       const othersHealthy = ready.some((o) => o !== slot && !o.underPressure && !o.paused)
       if (slot.underPressure && !slot.paused && othersHealthy) {
         slot.paused = true
-        slot.send({ smooth: TAG, act: 'pause' })
+        slot.send({ act: 'pause' })
         this.opts.log.warn({ worker: slot.id, workerPid: slot.pid }, 'worker under pressure: no new connections while others are healthy')
       } else if (slot.paused && (!slot.underPressure || !othersHealthy)) {
         slot.paused = false
@@ -258,22 +228,23 @@ export class WorkerPool extends EventEmitter {
 
   /** Hands the worker its duplicates of the listening sockets and lets it accept. */
   private startAccepting(slot: WorkerSlot): void {
-    this.opts.handles.forEach((handle, listener) => slot.send({ smooth: TAG, act: 'listen', listener }, handle))
-    slot.send({ smooth: TAG, act: 'accept' })
+    this.opts.handles.forEach((handle, listener) => slot.send({ act: 'listen', listener }, handle))
+    slot.send({ act: 'accept' })
   }
 
   private scheduleReplacement(code: number | null, signal: string | null): void {
     if (!this.replacing) return
-    if (!this.everReady && this.failures >= CRASH_LOOP_AT) {
+    const t = this.timings
+    if (!this.everReady && this.failures >= t.crashLoopAt) {
       this.replacing = false
       this.emit('gaveUp', new Error(`${this.failures} workers in a row exited before ready (last: code ${code}, signal ${signal})`))
       return
     }
-    const delay = this.failures === 0 ? 0 : Math.min(MAX_BACKOFF_MS, 250 * 2 ** (this.failures - 1))
-    if (this.failures >= CRASH_LOOP_AT) {
+    const delay = this.failures === 0 ? 0 : Math.min(t.maxBackoffMs, t.backoffBaseMs * 2 ** (this.failures - 1))
+    if (this.failures >= t.crashLoopAt) {
       this.opts.log.error({ failures: this.failures, nextAttemptInMs: delay }, 'worker crash loop: backing off')
     }
-    this.replaceTimer = setTimeout(() => {
+    this.replaceTimer = this.os.setTimeout(() => {
       this.replaceTimer = undefined
       if (this.replacing && this.live().length < this.opts.size) this.fork()
     }, delay)
@@ -287,7 +258,7 @@ export class WorkerPool extends EventEmitter {
     if (slot.state === 'ready') return Promise.resolve()
     return new Promise((resolve, reject) => {
       const cleanup = (): void => {
-        clearTimeout(timer)
+        this.os.clearTimeout(timer)
         this.off('ready', onReady)
         this.off('exit', onExit)
       }
@@ -301,9 +272,9 @@ export class WorkerPool extends EventEmitter {
         cleanup()
         reject(new SmoothError('SMOOTH_WORKER_EXITED_BEFORE_READY', slot.pid, `code ${s.exitCode}`))
       }
-      const timer = setTimeout(() => {
+      const timer = this.os.setTimeout(() => {
         cleanup()
-        slot.worker.process.kill('SIGKILL')
+        slot.kill('SIGKILL')
         reject(new SmoothError('SMOOTH_WORKER_NOT_READY', slot.pid, timeoutMs))
       }, timeoutMs)
       this.on('ready', onReady)
@@ -317,55 +288,20 @@ export class WorkerPool extends EventEmitter {
   }
 
   /** Asks every live worker for its numbers; waits at most `timeoutMs` (a draining or dying worker may not answer). */
-  async collectStats(timeoutMs = 250): Promise<void> {
-    const live = this.live().filter((s) => s.worker.isConnected())
-    if (live.length === 0) return
-    let pending = live.length
-    let onStats!: () => void
-    const all = new Promise<void>((resolve) => { onStats = () => { if (--pending === 0) resolve() } })
-    this.on('stats', onStats)
-    for (const s of live) s.send({ smooth: TAG, act: 'stats', id: 0 })
-    await Promise.race([all, delay(timeoutMs, undefined, { ref: false })])
-    this.off('stats', onStats)
+  collectStats(timeoutMs = this.timings.statsWaitMs): Promise<void> {
+    return this.queries.collectStats(timeoutMs)
+  }
+
+  /** Every ready worker's metrics registry (pool-collect.ts says which workers are asked and why). */
+  collectMetrics(timeoutMs = this.timings.metricsWaitMs): ReturnType<PoolQueries['collectMetrics']> {
+    return this.queries.collectMetrics(timeoutMs)
   }
 
   /** A worker's last counts go to the ledger once (emitted as 'counts'); scrapes stop asking it. */
-  private settleCounts(slot: WorkerSlot, final: unknown[] | undefined): void {
+  private settleCounts(slot: WorkerSlot, final: WorkerSlot['lastMetrics']): void {
     if (slot.counted) return
     slot.counted = true
     this.emit('counts', slot, final ?? slot.lastMetrics)
-  }
-
-  /**
-   * Every live worker's metrics registry as JSON; waits at most `timeoutMs`, then takes what came. A
-   * worker that did not answer in time is given its counts of the latest scrape, so a slow worker
-   * never makes a counter dip. Only ready workers are asked: a booting one has counted nothing yet
-   * and a draining one is busy finishing (its final counts come with `drained`), so a scrape never
-   * waits on a rollout. The caller drops slots that are `counted` by the time it reads the ledger, so
-   * a worker that left meanwhile counts once.
-   */
-  async collectMetrics(timeoutMs = 500): Promise<Array<[WorkerSlot, unknown[]]>> {
-    const known = this.live().filter((s) => !s.counted)
-    const live = known.filter((s) => s.state === 'ready' && s.worker.isConnected())
-    const got = new Map<WorkerSlot, unknown[]>()
-    for (const s of known) if (!live.includes(s) && s.lastMetrics) got.set(s, s.lastMetrics)
-    if (live.length === 0) return [...got]
-    let onMetrics!: (slot: WorkerSlot, m: unknown[]) => void
-    const all = new Promise<void>((resolve) => {
-      const answered = new Set<WorkerSlot>()
-      onMetrics = (slot, m) => {
-        if (!live.includes(slot)) return
-        got.set(slot, m)
-        answered.add(slot)
-        if (answered.size === live.length) resolve()
-      }
-    })
-    this.on('metrics', onMetrics)
-    for (const s of live) s.send({ smooth: TAG, act: 'metrics', id: 0 })
-    await Promise.race([all, delay(timeoutMs, undefined, { ref: false })])
-    this.off('metrics', onMetrics)
-    for (const s of live) if (!got.has(s) && s.lastMetrics) got.set(s, s.lastMetrics)
-    return [...got]
   }
 
   /** Forks workers until `size` are alive again (after a rollback). */
@@ -390,53 +326,17 @@ export class WorkerPool extends EventEmitter {
   /** Stops replacing workers that die (shutdown). */
   stopReplacing(): void {
     this.replacing = false
-    if (this.replaceTimer) clearTimeout(this.replaceTimer)
+    this.os.clearTimeout(this.replaceTimer)
   }
 
-  /** Takes a worker out of rotation and lets it finish its connections, then it exits. */
+  /** Takes a worker out of rotation and lets it finish its connections, then it exits (pool-drain.ts). */
   drain(slot: WorkerSlot, timeoutMs: number): Promise<void> {
-    if (slot.state === 'dead') return Promise.resolve()
-    // Asked twice (a shutdown during a reload, say): the first drain goes on, as in the worker.
-    if (slot.state === 'draining') return slot.exited
-    if (slot.state === 'starting') {
-      // Nothing was handed to it yet: no drain needed.
-      slot.state = 'draining'
-      slot.worker.process.kill('SIGKILL')
-      return slot.exited
-    }
-    slot.state = 'draining'
-    // A worker paused under pressure may be the only one left to accept now.
-    this.balance()
-    const since = Date.now()
-    void slot.exited.then(() => this.emit('drained', slot, Date.now() - since))
-    slot.send({ smooth: TAG, act: 'drain', timeoutMs })
-    // The worker forces its own connections at timeoutMs, unless its event loop is stuck: then it is
-    // killed at that deadline. The margin after it covers the onClose hooks of one that answers.
-    let poll: NodeJS.Timeout | undefined
-    const deadline = setTimeout(() => {
-      const check = (): void => {
-        if (Date.now() - slot.lastSeen > this.silentAfterMs) this.killForced(slot, 'worker not responding at its drain deadline: killed')
-      }
-      check()
-      poll = setInterval(check, 250)
-    }, timeoutMs)
-    const hardKill = setTimeout(() => this.killForced(slot, 'worker did not exit after its drain: killed'), timeoutMs + 10_000)
-    return slot.exited.finally(() => {
-      clearTimeout(deadline)
-      clearInterval(poll)
-      clearTimeout(hardKill)
-    })
+    return drainSlot(this, slot, timeoutMs)
   }
 
-  /**
-   * SIGKILL for a draining worker past its deadline: its connections are lost, so the drain counts as
-   * forced (with the connections it last reported, at least one).
-   */
+  /** SIGKILL for a draining worker past its deadline (pool-drain.ts). */
   killForced(slot: WorkerSlot, why: string): void {
-    if (slot.state === 'dead') return
-    slot.forced = Math.max(slot.forced, slot.stats?.connections ?? 0, 1)
-    this.opts.log.error({ worker: slot.id, workerPid: slot.pid, forced: slot.forced, silentForMs: Date.now() - slot.lastSeen }, why)
-    slot.worker.process.kill('SIGKILL')
+    killForced(this, slot, why)
   }
 
   async drainAll(timeoutMs: number): Promise<number> {

@@ -5,7 +5,9 @@ import type { Logger } from 'pino'
 import { createLogger } from '../log.js'
 import { env, listenerTable } from '../env.js'
 import { resolveConfig, loadTls, type ResolvedConfig } from '../config/resolve.js'
-import { isSmoothMessage, TAG, ForwardedSignals, type ControlCommand, type FromWorker, type ToWorker, type WorkerStats } from '../protocol.js'
+import type { MetricsJson } from '../metrics/primary-metrics.js'
+import type { ControlCommand, ControlReplyMessage, FromWorker, ToWorker, WorkerStats } from '../protocol.js'
+import { isSmoothMessage, send as sendTagged, ReplyRouter, WorkerForwardedSignals, ScaleSignals, type Unsent } from '../wire.js'
 import type { RuntimeHooks, Server } from '../server.js'
 import { buildApp } from './app.js'
 import { ConnectionTracker } from './connections.js'
@@ -41,14 +43,14 @@ interface ListeningHandle {
  */
 export function createWorkerRuntime(): RuntimeHooks {
   const log: Logger = createLogger('worker')
-  for (const signal of ForwardedSignals) {
+  for (const signal of WorkerForwardedSignals) {
     process.on(signal, () => {
       if (!process.connected) return log.warn({ signal }, 'signal ignored: the primary is gone and this worker is draining')
       log.info({ signal }, 'signal forwarded to the primary')
-      send({ smooth: TAG, act: 'signal', signal })
+      send({ act: 'signal', signal })
     })
   }
-  for (const sig of ['SIGTTIN', 'SIGTTOU'] as const) {
+  for (const sig of Object.keys(ScaleSignals) as Array<keyof typeof ScaleSignals>) {
     process.on(sig, () => log.debug({ signal: sig }, 'signal ignored by worker: the primary decides'))
   }
   const expected = new Set(env.servers())
@@ -58,8 +60,7 @@ export function createWorkerRuntime(): RuntimeHooks {
   const apps: FastifyInstance[] = []
   const received = new Map<number, ListeningHandle>()
   const listening: ListeningHandle[] = []
-  const pendingControl = new Map<number, (reply: { status: number; body: unknown }) => void>()
-  let controlSeq = 0
+  const controlReplies = new ReplyRouter<ControlReplyMessage>()
   let state: 'starting' | 'ready' | 'draining' = 'starting'
   let booting = false
   let drainTimeoutMs = 30_000
@@ -68,27 +69,22 @@ export function createWorkerRuntime(): RuntimeHooks {
   let requests = 0
   const serverOf = new Map<number, string>()
   const servingWaiters: Array<() => void> = []
-  const pressure = new PressureReport((under) => send({ smooth: TAG, act: 'pressure', under }))
+  const pressure = new PressureReport((under) => send({ act: 'pressure', under }))
   let fds: FdExhaustion | undefined
 
-  const send = (msg: FromWorker, cb?: () => void): void => {
-    if (process.connected) process.send!(msg, undefined, {}, cb ? () => cb() : undefined)
-    else cb?.()
-  }
+  const send = (msg: Unsent<FromWorker>, cb?: () => void): number => sendTagged<FromWorker>(process, msg, undefined, cb ? () => cb() : undefined)
 
   const adminContext = {
     control(command: ControlCommand, args: Record<string, string | undefined>) {
-      const id = ++controlSeq
       return new Promise<{ status: number; body: unknown }>((resolve) => {
+        const forget = controlReplies.expect(send({ act: 'control', command, args }), (reply) => {
+          clearTimeout(timer)
+          resolve({ status: reply.status, body: reply.body })
+        })
         const timer = setTimeout(() => {
-          pendingControl.delete(id)
+          forget()
           resolve({ status: 504, body: { error: `the primary did not answer "${command}" in time` } })
         }, CONTROL_TIMEOUT_MS)
-        pendingControl.set(id, (reply) => {
-          clearTimeout(timer)
-          resolve(reply)
-        })
-        send({ smooth: TAG, act: 'control', id, command, args })
       })
     },
   }
@@ -152,7 +148,7 @@ export function createWorkerRuntime(): RuntimeHooks {
       watchPressure(apps, Math.max(10, Math.round(sampleMs / 2)), (under) => pressure.set('limits', under))
     }
     state = 'ready'
-    send({ smooth: TAG, act: 'ready' })
+    send({ act: 'ready' })
     for (const w of servingWaiters.splice(0)) w()
   }
 
@@ -174,7 +170,7 @@ export function createWorkerRuntime(): RuntimeHooks {
     ])
     // The final counts go with it, so they outlive this process (see metrics/ledger.ts).
     const final = metrics ? carriedOnly(await metrics.registry.getMetricsAsJSON()) : undefined
-    send({ smooth: TAG, act: 'drained', forced, metrics: final }, () => process.exit(0))
+    send({ act: 'drained', forced, metrics: final }, () => process.exit(0))
   }
 
   /** Accepts from this worker's duplicate of a listening socket (see primary/listeners.ts). */
@@ -236,7 +232,7 @@ export function createWorkerRuntime(): RuntimeHooks {
         if (state !== 'ready') return
         for (const [listener, h] of received) startAccepting(listener, h)
         received.clear()
-        send({ smooth: TAG, act: 'accepting' })
+        send({ act: 'accepting' })
         return
       case 'pause':
         stopAccepting()
@@ -246,20 +242,17 @@ export function createWorkerRuntime(): RuntimeHooks {
         return
       case 'metrics':
         void (metrics ? metrics.registry.getMetricsAsJSON() : Promise.resolve([]))
-          .then((json) => send({ smooth: TAG, act: 'metricsReply', id: msg.id, metrics: json }))
+          .then((json) => send({ act: 'metricsReply', ack: msg.seq!, metrics: json as MetricsJson }))
         return
       case 'stats':
-        send({ smooth: TAG, act: 'statsReply', id: msg.id, stats: stats() })
+        send({ act: 'statsReply', ack: msg.seq!, stats: stats() })
         return
       case 'ping':
-        send({ smooth: TAG, act: 'pong', stats: stats(), requests })
+        send({ act: 'pong', stats: stats(), requests })
         return
-      case 'controlReply': {
-        const resolve = pendingControl.get(msg.id)
-        pendingControl.delete(msg.id)
-        resolve?.({ status: msg.status, body: msg.body })
+      case 'controlReply':
+        controlReplies.route(msg)
         return
-      }
     }
   })
 
