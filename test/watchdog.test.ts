@@ -11,7 +11,7 @@ function fakeWorker() {
     state: 'ready', lastSeen: Date.now(), responding: true, killedFor: undefined as string | undefined, hung: false, kills: [] as string[],
     id: 1, pid: 1, stats: undefined,
     send() { if (!w.hung) w.lastSeen = Date.now() },
-    worker: { process: { kill: (sig: string) => { w.kills.push(sig) } } },
+    kill: (sig: string) => { w.kills.push(sig) },
   }
   return w
 }

@@ -6,12 +6,12 @@ import type { ControlMessage, FromWorker } from '../protocol.js'
 import type { RawHandle } from './listeners.js'
 import { startDir, type Launch } from './launch.js'
 import { execArgv } from './successor.js'
-import { SmoothError } from '../errors.js'
 import { realOs, type Os, type Timer } from './os.js'
 import { timings as defaultTimings, type Timings } from './timings.js'
 import { WorkerSlot } from './worker-slot.js'
 import { drainSlot, killForced } from './pool-drain.js'
 import { PoolQueries } from './pool-collect.js'
+import { whenAccepting, whenFull } from './pool-waits.js'
 
 export { WorkerSlot, type WorkerState } from './worker-slot.js'
 
@@ -76,21 +76,7 @@ export class WorkerPool extends EventEmitter {
 
   /** Resolves when `size` workers accept; rejects if the pool gives up (no worker could ever start). */
   whenFull(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (this.live().filter((s) => s.state === 'ready').length >= this.opts.size) {
-          this.off('ready', check)
-          this.off('gaveUp', fail)
-          resolve()
-        }
-      }
-      const fail = (err: Error): void => {
-        this.off('ready', check)
-        reject(err)
-      }
-      this.on('ready', check)
-      this.once('gaveUp', fail)
-    })
+    return whenFull(this, () => this.opts.size)
   }
 
   /**
@@ -255,31 +241,7 @@ export class WorkerPool extends EventEmitter {
    * ready within `timeoutMs` (it is then killed).
    */
   whenAccepting(slot: WorkerSlot, timeoutMs: number): Promise<void> {
-    if (slot.state === 'ready') return Promise.resolve()
-    return new Promise((resolve, reject) => {
-      const cleanup = (): void => {
-        this.os.clearTimeout(timer)
-        this.off('ready', onReady)
-        this.off('exit', onExit)
-      }
-      const onReady = (s: WorkerSlot): void => {
-        if (s !== slot) return
-        cleanup()
-        resolve()
-      }
-      const onExit = (s: WorkerSlot): void => {
-        if (s !== slot) return
-        cleanup()
-        reject(new SmoothError('SMOOTH_WORKER_EXITED_BEFORE_READY', slot.pid, `code ${s.exitCode}`))
-      }
-      const timer = this.os.setTimeout(() => {
-        cleanup()
-        slot.kill('SIGKILL')
-        reject(new SmoothError('SMOOTH_WORKER_NOT_READY', slot.pid, timeoutMs))
-      }, timeoutMs)
-      this.on('ready', onReady)
-      this.on('exit', onExit)
-    })
+    return whenAccepting(this, slot, timeoutMs)
   }
 
   /** New listening sockets for the workers forked from now on (after a full restart's rollback). */

@@ -43,7 +43,7 @@ export async function startAfterPredecessor(p: Primary, channel: PredecessorChan
       const i = frames.findIndex((f) => f.t === t)
       if (i >= 0) return frames.splice(i, 1)[0] as Extract<PredecessorFrame, { t: T }>
       // The previous generation is gone: nothing to wait for any more.
-      if (channel.closed || os.now() > deadline) return undefined
+      if (channel.closed || os.now() >= deadline) return undefined
       await Promise.race([new Promise<void>((r) => waiters.add(r)), os.sleep(Math.max(0, deadline - os.now()))])
     }
   }
