@@ -57,6 +57,8 @@ export class StatusServer extends EventEmitter {
   readonly token = randomBytes(32).toString('hex')
   private server: Server | undefined
   private session: Socket | undefined
+  /** Connections not yet past the token check: closed with the channel (a late hello finds it closed). */
+  private readonly pending = new Set<Socket>()
   refused = 0
   address = ''
 
@@ -107,13 +109,18 @@ export class StatusServer extends EventEmitter {
       if (!authed) {
         authed = true
         this.session = socket
+        this.pending.delete(socket)
         socket.on('close', () => this.emit('close'))
         this.emit('hello', frame)
         return
       }
       this.emit('frame', frame)
     }, () => (authed ? MAX_LINE : MAX_HELLO_LINE))
-    socket.on('close', () => clearTimeout(timer))
+    this.pending.add(socket)
+    socket.on('close', () => {
+      clearTimeout(timer)
+      this.pending.delete(socket)
+    })
   }
 
   send(frame: PredecessorFrame): void {
@@ -122,6 +129,7 @@ export class StatusServer extends EventEmitter {
 
   close(): void {
     this.session?.end()
+    for (const s of this.pending) s.destroy()
     this.server?.close()
   }
 }

@@ -18,6 +18,8 @@ export class FakeOs implements Os {
   /** Called for each forked worker (tests script it here, e.g. `autoWorker`). */
   onFork: (w: FakeWorker) => void = () => {}
   onSpawn: (p: FakeProcess) => void = () => {}
+  /** The next spawn creates no process (as when the executable cannot be run). */
+  spawnWithoutPid = false
   /** pid -> raise-priority calls, to see a rollout's worker booted quietly. */
   readonly quiet: number[] = []
 
@@ -57,7 +59,7 @@ export class FakeOs implements Os {
   }
 
   spawn(command: string, args: string[], fds: number[], env: NodeJS.ProcessEnv, cwd: string): SpawnedProcess {
-    const p = new FakeProcess(this.nextPid++, { command, args, fds, env, cwd })
+    const p = new FakeProcess(this.spawnWithoutPid ? undefined : this.nextPid++, { command, args, fds, env, cwd })
     this.spawned.push(p)
     this.onSpawn(p)
     return p
