@@ -1,7 +1,14 @@
 import type { MetricsReply, StatsReply } from '../protocol.js'
 import type { MetricsJson } from '../metrics/primary-metrics.js'
 import { ReplyRouter } from '../wire.js'
-import type { WorkerPool, WorkerSlot } from './workers.js'
+import type { WorkerSlot } from './worker-slot.js'
+import type { Os } from './os.js'
+
+/** What the requests need of the pool (workers.ts's WorkerPool). */
+export interface QueryHost {
+  readonly os: Os
+  live(): WorkerSlot[]
+}
 
 type Reply = StatsReply | MetricsReply
 
@@ -13,7 +20,7 @@ type Reply = StatsReply | MetricsReply
 export class PoolQueries {
   private readonly replies = new ReplyRouter<Reply>()
 
-  constructor(private readonly pool: WorkerPool) {}
+  constructor(private readonly pool: QueryHost) {}
 
   onReply(slot: WorkerSlot, msg: Reply): void {
     // Stats and registries are taken whether or not anyone still waits (a late answer is still news).

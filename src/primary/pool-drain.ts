@@ -1,12 +1,26 @@
-import type { WorkerPool, WorkerSlot } from './workers.js'
-import type { Timer } from './os.js'
+import type { Logger } from 'pino'
+import type { WorkerSlot } from './worker-slot.js'
+import type { Os, Timer } from './os.js'
+import type { Timings } from './timings.js'
+
+/** What a drain needs of the pool (workers.ts's WorkerPool). */
+export interface DrainHost {
+  readonly os: Os
+  readonly timings: Timings
+  readonly log: Logger
+  /** Silence after which a worker counts as stuck (set by the watchdog). */
+  readonly silentAfterMs: number
+  /** Re-balances accepting workers (one that drains may leave a paused one the last). */
+  balance(): void
+  emit(event: 'drained', slot: WorkerSlot, ms: number): boolean
+}
 
 /**
  * Takes a worker out of rotation and lets it finish its connections, then it exits. The worker
  * forces its own connections at `timeoutMs`, unless its event loop is stuck: then it is killed at
  * that deadline. The margin after it covers the onClose hooks of one that answers.
  */
-export function drainSlot(pool: WorkerPool, slot: WorkerSlot, timeoutMs: number): Promise<void> {
+export function drainSlot(pool: DrainHost, slot: WorkerSlot, timeoutMs: number): Promise<void> {
   if (slot.state === 'dead') return Promise.resolve()
   // Asked twice (a shutdown during a reload, say): the first drain goes on, as in the worker.
   if (slot.state === 'draining') return slot.exited
@@ -43,7 +57,7 @@ export function drainSlot(pool: WorkerPool, slot: WorkerSlot, timeoutMs: number)
  * SIGKILL for a draining worker past its deadline: its connections are lost, so the drain counts as
  * forced (with the connections it last reported, at least one).
  */
-export function killForced(pool: WorkerPool, slot: WorkerSlot, why: string): void {
+export function killForced(pool: DrainHost, slot: WorkerSlot, why: string): void {
   if (slot.state === 'dead') return
   slot.forced = Math.max(slot.forced, slot.stats?.connections ?? 0, 1)
   pool.log.error({ worker: slot.id, workerPid: slot.pid, forced: slot.forced, silentForMs: pool.os.now() - slot.lastSeen }, why)

@@ -1,8 +1,16 @@
 import { SmoothError } from '../errors.js'
-import type { WorkerPool, WorkerSlot } from './workers.js'
+import type { EventEmitter } from 'node:events'
+import type { WorkerSlot } from './worker-slot.js'
+import type { Os } from './os.js'
+
+/** What these waits need of the pool (workers.ts's WorkerPool): its events ('ready', 'exit', 'gaveUp'). */
+export interface WaitHost extends EventEmitter {
+  readonly os: Os
+  live(): WorkerSlot[]
+}
 
 /** Resolves when `size()` workers accept; rejects if the pool gives up (no worker could ever start). */
-export function whenFull(pool: WorkerPool, size: () => number): Promise<void> {
+export function whenFull(pool: WaitHost, size: () => number): Promise<void> {
   return new Promise((resolve, reject) => {
     const check = (): void => {
       if (pool.live().filter((s) => s.state === 'ready').length >= size()) {
@@ -24,7 +32,7 @@ export function whenFull(pool: WorkerPool, size: () => number): Promise<void> {
  * Resolves when this worker accepts connections; rejects (with why) when it exits first or is not
  * ready within `timeoutMs` (it is then killed).
  */
-export function whenAccepting(pool: WorkerPool, slot: WorkerSlot, timeoutMs: number): Promise<void> {
+export function whenAccepting(pool: WaitHost, slot: WorkerSlot, timeoutMs: number): Promise<void> {
   if (slot.state === 'ready') return Promise.resolve()
   const { os } = pool
   return new Promise((resolve, reject) => {
