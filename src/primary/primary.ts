@@ -4,33 +4,26 @@ import { createLogger } from '../log.js'
 import { env } from '../env.js'
 import { EnvNames, SuccessorOnlyEnv } from '../wire.js'
 import { SmoothError } from '../errors.js'
-import { resolveConfig, loadTls } from '../config/resolve.js'
-import { closeUnusedInherited } from './config-changes.js'
 import type { Counters } from '../protocol.js'
 import type { RuntimeHooks, Server } from '../server.js'
-import { bindAll, inheritedFds, boundPorts } from './listeners.js'
+import { inheritedFds, boundPorts } from './listeners.js'
 import { installSignals, type SignalActions } from './signals.js'
-import { writePidFile, removePidFile } from './pidfile.js'
+import { removePidFile } from './pidfile.js'
 import { removeState } from './state-file.js'
 import { Rollouts, type RolloutRecord } from './rollout.js'
 import { recordLaunch, thisLaunch } from './launch.js'
 import { buildInfo, registerBuildInfo } from './build-info.js'
-import { connectStatus, type StatusClient } from './status-channel.js'
 import { AnchorLink } from './anchor-link.js'
-import { notifySystemd } from './systemd.js'
-import { AdminSecret } from './admin-secret.js'
-import { warnAboutAdmin } from './admin-warning.js'
 import { PrimaryMetrics } from '../metrics/primary-metrics.js'
 import { WorkerCounts } from '../metrics/worker-counts.js'
 import { realOs } from './os.js'
 import { timings } from './timings.js'
 import type { Primary } from './context.js'
 import { Upgrade } from './upgrade/state.js'
-import { startAfterPredecessor } from './upgrade/new-side.js'
 import { handleControl } from './admin-dispatch.js'
 import { publishState } from './status.js'
 import { startRollout, startScale } from './start-rollout.js'
-import { createPool } from './pool-setup.js'
+import { boot, type Birth } from './boot.js'
 
 /**
  * The primary role: owns the listening sockets, forks the workers, decides when they accept and
@@ -45,17 +38,16 @@ export function createPrimaryRuntime(): RuntimeHooks {
   recordLaunch()
   const launch = thisLaunch()
   const anchor = AnchorLink.connect(log)
-  const statusAddr = process.env[EnvNames.statusAddr]
-  const statusToken = process.env[EnvNames.statusToken]
   const failureFile = process.env[EnvNames.failureFile]
-  const inherited = inheritedFds()
-  const bound = boundPorts()
+  const birth: Birth = {
+    statusAddr: process.env[EnvNames.statusAddr], statusToken: process.env[EnvNames.statusToken],
+    inherited: inheritedFds(), bound: boundPorts(), predecessor: undefined,
+  }
   // A successor must not hand these to its own successor or workers by accident.
   for (const k of SuccessorOnlyEnv) delete process.env[k]
   let bootPromise: Promise<void> | undefined
   let stopping: Promise<void> | undefined
   let stopHook: (() => void) | undefined
-  let predecessor: StatusClient | undefined
   let doneResolve!: () => void
   const done = new Promise<void>((r) => (doneResolve = r))
   const metrics = new PrimaryMetrics(() => {
@@ -112,81 +104,10 @@ export function createPrimaryRuntime(): RuntimeHooks {
       // Same file the preload writes; whichever writes first wins.
       try { writeFileSync(failureFile, `${e.code ?? 'Error'}: ${e.message}`, { flag: 'wx' }) } catch { /* best effort */ }
     }
-    predecessor?.send({ t: 'failed', code: e.code ?? 'ERROR', message: e.message })
+    birth.predecessor?.send({ t: 'failed', code: e.code ?? 'ERROR', message: e.message })
     for (const s of p.pool?.live() ?? []) s.kill('SIGKILL')
     // Inherited sockets are not closed here: our copies go with us, the predecessor keeps its own.
     process.exit(1)
-  }
-
-  async function boot(): Promise<void> {
-    p.state = 'starting'
-    try {
-      p.config = resolveConfig(p.started.map((s) => ({ name: s.name, settings: s.settings })))
-      const config = p.config
-      log.level = config.process.logLevel
-      for (const s of config.servers) if (s.tls) loadTls(s.tls)
-      if (config.process.pidFile && !statusAddr) writePidFile(config.process.pidFile, anchor ? anchorPid() : process.pid)
-      if (!statusAddr && anchor) {
-        anchor.config(config.process.pidFile, config.process.logLevel)
-        // The pid file in effect, as the anchor now has it: successors compare theirs with it.
-        process.env[EnvNames.anchorPidFile] = config.process.pidFile ?? ''
-      }
-      p.listeners = await bindAll(config.listeners.map((l) => ({ ...l, port: bound[l.key] ?? l.port })), inherited)
-      closeUnusedInherited(log, config, inherited)
-      if (statusAddr && statusToken) {
-        try {
-          predecessor = await connectStatus(statusAddr, statusToken, { pid: process.pid, generation })
-        } catch (err) {
-          // The previous generation died before we could talk to it: we hold its sockets, so serve.
-          log.error({ err: (err as NodeJS.ErrnoException).code ?? (err as Error).message }, 'the previous generation is gone: starting on our own')
-        }
-      }
-    } catch (err) {
-      fatal(err)
-    }
-    const config = p.config
-    // Before any worker is forked: they inherit the environment this takes the token out of.
-    p.adminSecret = new AdminSecret(config.process.adminToken)
-    warnAboutAdmin(config, log)
-    anchor?.onGone(() => anchorGone())
-    const anchorPidFile = process.env[EnvNames.anchorPidFile] ?? ''
-    if (anchor && (config.process.pidFile ?? '') !== anchorPidFile) {
-      log.warn({ pidFile: config.process.pidFile ?? null, inEffect: anchorPidFile || null }, 'pidFile changed: it takes effect only after a full stop (the anchor writes it)')
-    }
-    const pool = p.pool = createPool(p, onSignal)
-    try {
-      if (predecessor) await startAfterPredecessor(p, predecessor)
-      else await pool.startAll()
-    } catch (err) {
-      fatal(new SmoothError('SMOOTH_WORKERS_NEVER_READY', (err as Error).message))
-    }
-    if (config.process.adminAddress) {
-      try {
-        await openAdmin(inherited[config.process.adminAddress.key])
-      } catch (err) {
-        fatal(new SmoothError('SMOOTH_LISTEN_FAILED', `adminAddress ${config.process.adminAddress.text}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`))
-      }
-    }
-    const verb = predecessor ? 'restarted' : 'started'
-    for (const l of p.listeners) {
-      log.info({ server: l.spec.server, address: l.display, port: l.port }, `${l.spec.protocol} server ${verb} listening on [${l.display}]`)
-    }
-    if (p.state === 'starting') p.state = 'serving'
-    // A successor whose predecessor died before the handshake is the one serving now: it says so too.
-    if (statusAddr && config.process.pidFile && !anchor) {
-      try {
-        writePidFile(config.process.pidFile)
-      } catch (err) {
-        // We already serve and the old generation is leaving: losing the service over a pid file
-        // (disk full, directory gone) would be worse. Say it loudly; systemd's NOTIFY_SOCKET has MAINPID.
-        log.error({ code: (err as SmoothError).code }, `cannot rewrite the pid file: ${(err as Error).message}`)
-      }
-    }
-    if (!anchor) notifySystemd(log, { READY: 1, MAINPID: process.pid })
-    // Which version runs, and the pid to signal (the anchor's when there is one: it outlives restarts).
-    log.info({ workers: pool.live().length, entry: build.entry, entryResolved: build.entryResolved, startedWith: build.startedWith,
-      version: build.version, node: build.node, signalPid: build.signalPid }, 'server ready')
-    p.publishState()
   }
 
   /** Serves admin on its own address from this process (`fd`: inherited from the previous generation). */
@@ -204,21 +125,6 @@ export function createPrimaryRuntime(): RuntimeHooks {
       context: { control: (command, args) => handleControl(p, command, args) },
       log,
     })
-  }
-
-  /**
-   * The anchor died: signals now come to this pid. The live primary says so in the pid file (the
-   * anchor's pid may be given to another process by the OS); restarts spawn directly from here on.
-   */
-  function anchorGone(): void {
-    const pidFile = p.config?.process.pidFile
-    if (!pidFile || p.state === 'retiring' || p.state === 'stopping' || p.state === 'stopped') return
-    try {
-      writePidFile(pidFile)
-      log.warn({ pidFile }, 'the anchor is gone: the pid file now names this primary')
-    } catch (err) {
-      log.error({ code: (err as SmoothError).code }, `cannot rewrite the pid file: ${(err as Error).message}`)
-    }
   }
 
   // async: a refusal becomes a rejected promise, never a throw inside a signal handler.
@@ -274,7 +180,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
         return Promise.reject(new SmoothError('SMOOTH_ALREADY_STARTED', `${server.name} (start every server in the same tick)`))
       }
       p.started.push(server)
-      bootPromise ??= new Promise<void>((r) => setImmediate(r)).then(boot)
+      bootPromise ??= new Promise<void>((r) => setImmediate(r)).then(() => boot(p, birth, onSignal))
       return bootPromise
     },
     shutdown: () => shutdown('api'),
@@ -282,9 +188,4 @@ export function createPrimaryRuntime(): RuntimeHooks {
     restart: (newExeFilePath?: string) => restart(newExeFilePath, 'api'),
     wait: () => done,
   }
-}
-
-/** The anchor's pid: the one a pid file names while there is an anchor. */
-function anchorPid(): number {
-  return Number(process.env[EnvNames.anchorPid]) || process.ppid
 }
