@@ -16,8 +16,11 @@ export interface Os {
   clearTimeout(timer: Timer | undefined): void
   setInterval(fn: () => void, ms: number): Timer
   clearInterval(timer: Timer | undefined): void
-  /** Resolves after `ms` without keeping the process alive (resolves to undefined). */
-  sleep(ms: number): Promise<undefined>
+  /**
+   * Resolves (to undefined) after `ms`. It does not keep the process alive unless `keepAlive`: a
+   * wait that is the only thing left to do (retrying a bind with nothing else open) must.
+   */
+  sleep(ms: number, opts?: { keepAlive?: boolean }): Promise<undefined>
   /** Forks a worker running `entry` with the extra environment `env` (node:cluster). */
   forkWorker(spec: WorkerSpec): WorkerProcess
   /** Starts a process with inherited descriptors `fds` from FD_BASE on (a new generation, no anchor). */
@@ -55,7 +58,7 @@ export const realOs: Os = {
   clearTimeout: (t) => clearTimeout(t as NodeJS.Timeout | undefined),
   setInterval: (fn, ms) => setInterval(fn, ms),
   clearInterval: (t) => clearInterval(t as NodeJS.Timeout | undefined),
-  sleep: (ms) => delay(ms, undefined, { ref: false }),
+  sleep: (ms, opts) => delay(ms, undefined, { ref: opts?.keepAlive === true }),
   forkWorker(spec) {
     cluster.setupPrimary({ exec: spec.entry, cwd: spec.cwd, execArgv: spec.execArgv })
     const worker = cluster.fork(spec.env)

@@ -32,7 +32,8 @@ export async function takePortsBack(p: Primary): Promise<void> {
       } catch (err) {
         if (p.os.now() > deadline) throw err
         p.log.error({ err: (err as Error).message }, 'full restart rollback: cannot bind yet, retrying')
-        await p.os.sleep(p.timings.rebindEveryMs)
+        // Kept alive: with our sockets and workers gone, this wait may be all the process has left to do.
+        await p.os.sleep(p.timings.rebindEveryMs, { keepAlive: true })
       }
     }
     pool.setHandles(p.listeners.map((l) => l.handle))
