@@ -45,6 +45,9 @@ export const EnvNames = {
   /** Listening sockets a successor inherits, and the ports a full restart binds (primary/listeners.ts). */
   inheritFds: 'SMOOTH_INHERIT_FDS',
   boundPorts: 'SMOOTH_BOUND_PORTS',
+  /** Set by the user, besides the config keys' own (config/keys.ts): the config file to read, and JSON logs on a terminal. */
+  configFile: 'SMOOTH_CONFIG',
+  logJson: 'SMOOTH_LOG_JSON',
 } as const
 
 /** Handed only from one primary to its successor: a successor takes them out of its environment at once. */

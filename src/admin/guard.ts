@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { AdminCredentials } from './credentials.js'
 import type { FailedAttempts } from './attempts.js'
 import { hostAllowed, isLocal, originHost, type HostRules } from './access.js'
-import type { ErrorCode } from '../errors.js'
+import { httpError, SmoothError, type ErrorCode } from '../errors.js'
 
 export { isLoopback, isLocal } from './access.js'
 
@@ -39,8 +39,10 @@ export interface GuardOptions {
   attempts: FailedAttempts
 }
 
-function refuse(reply: FastifyReply, status: number, code: ErrorCode, error: string): FastifyReply {
-  return reply.code(status).send({ error, code })
+/** Refuses with the code's own HTTP status (errors.ts); `why` names the rule that refused. */
+function refuse(reply: FastifyReply, code: ErrorCode, why?: string): FastifyReply {
+  const { status, body } = httpError(new SmoothError(code, why ?? ''))
+  return reply.code(status).send(body)
 }
 
 /**
@@ -65,7 +67,7 @@ export function makeGuard(opts: GuardOptions) {
     const defaultPort = req.protocol === 'https' ? 443 : 80
     const localPort = req.socket.localPort
     if (req.headers['sec-fetch-site'] === 'cross-site') {
-      await refuse(reply, 403, 'SMOOTH_ADMIN_CROSS_SITE', 'cross-site request refused')
+      await refuse(reply, 'SMOOTH_ADMIN_CROSS_SITE', 'the browser marks it cross-site')
       return
     }
     const origin = req.headers.origin
@@ -73,18 +75,18 @@ export function makeGuard(opts: GuardOptions) {
       const o = origin === 'null' ? undefined : originHost(origin)
       const ok = o ? hostAllowed(o.host, localPort, o.protocol === 'https' ? 443 : 80, rules) : !changing && origin === 'null'
       if (!ok) {
-        await refuse(reply, 403, 'SMOOTH_ADMIN_CROSS_SITE', 'request from a foreign origin refused')
+        await refuse(reply, 'SMOOTH_ADMIN_CROSS_SITE', 'its Origin is not one of admin\'s names')
         return
       }
     }
     if (!hostAllowed(hostOf(req), localPort, defaultPort, rules)) {
-      await refuse(reply, 403, 'SMOOTH_ADMIN_HOST', rules.token ? 'Host is not one of adminHosts' : 'without an admin token, only a loopback Host with this port is served')
+      await refuse(reply, 'SMOOTH_ADMIN_HOST', rules.token ? 'with a token, loopback names and adminHosts are served' : 'without an admin token, only a loopback Host with this port is served')
       return
     }
     const creds = opts.credentials
     if (!creds) {
       if (!opts.userAuth && !isLocal(req)) {
-        await refuse(reply, 403, 'SMOOTH_ADMIN_FORBIDDEN', 'without an admin token, admin answers direct loopback requests only (not relayed by a proxy)')
+        await refuse(reply, 'SMOOTH_ADMIN_FORBIDDEN', 'without an admin token, admin answers direct loopback requests only (not relayed by a proxy)')
       }
       return
     }
@@ -93,7 +95,7 @@ export function makeGuard(opts: GuardOptions) {
     const waitMs = opts.attempts.blockedFor(client)
     if (waitMs > 0) {
       reply.header('Retry-After', String(Math.ceil(waitMs / 1000)))
-      await refuse(reply, 429, 'SMOOTH_ADMIN_TOO_MANY_ATTEMPTS', 'too many failed admin authentications from this client')
+      await refuse(reply, 'SMOOTH_ADMIN_TOO_MANY_ATTEMPTS')
       return
     }
     const auth = req.headers.authorization
@@ -101,12 +103,12 @@ export function makeGuard(opts: GuardOptions) {
     if (auth?.startsWith('Bearer ') && creds.checkToken(auth.slice(7))) return
     if (cookie !== undefined && creds.checkSession(cookie)) {
       if (!changing || (req.method === 'POST' && sameOriginProof(req))) return
-      await refuse(reply, 403, 'SMOOTH_ADMIN_CSRF', 'with the page cookie, actions need a same-origin POST')
+      await refuse(reply, 'SMOOTH_ADMIN_CSRF')
       return
     }
     if (auth !== undefined || cookie !== undefined) opts.attempts.fail(client, route)
     reply.header('WWW-Authenticate', 'Bearer')
-    await refuse(reply, 401, 'SMOOTH_ADMIN_UNAUTHORIZED', 'admin token required')
+    await refuse(reply, 'SMOOTH_ADMIN_UNAUTHORIZED', 'no valid Bearer token or session cookie')
   }
 }
 

@@ -1,11 +1,11 @@
-import type { FastifyInstance, FastifyPluginAsync, onRequestHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, onRequestHookHandler } from 'fastify'
 import type { ControlCommand } from '../protocol.js'
 import type { Logger } from 'pino'
 import { COOKIE, makeGuard } from './guard.js'
 import type { AdminCredentials } from './credentials.js'
 import { processAttempts } from './attempts.js'
 import { renderPage } from './page.js'
-import { SmoothError, type ErrorCode } from '../errors.js'
+import { httpError, SmoothError } from '../errors.js'
 
 /** How the admin routes reach the primary (IPC from a worker, or a direct call in the primary). */
 export interface AdminContext {
@@ -78,13 +78,14 @@ async function guardedRoutes(app: FastifyInstance, opts: AdminOptions): Promise<
     const client = req.socket.remoteAddress ?? 'unknown'
     const waitMs = attempts.blockedFor(client)
     if (waitMs > 0) {
-      return reply.code(429).header('Retry-After', String(Math.ceil(waitMs / 1000)))
-        .send({ error: 'too many failed admin authentications from this client', code: 'SMOOTH_ADMIN_TOO_MANY_ATTEMPTS' })
+      const { status, body } = httpError(new SmoothError('SMOOTH_ADMIN_TOO_MANY_ATTEMPTS'))
+      return reply.code(status).header('Retry-After', String(Math.ceil(waitMs / 1000))).send(body)
     }
     const session = opts.credentials && typeof token === 'string' ? opts.credentials.sessionFor(token) : undefined
     if (!session) {
       if (opts.credentials) attempts.fail(client, '/login')
-      return reply.code(401).send({ error: 'wrong token', code: 'SMOOTH_ADMIN_UNAUTHORIZED' })
+      const { status, body } = httpError(new SmoothError('SMOOTH_ADMIN_UNAUTHORIZED', 'wrong token'))
+      return reply.code(status).send(body)
     }
     const secure = req.protocol === 'https' ? '; Secure' : ''
     reply.header('Set-Cookie', `${COOKIE}=${session}; HttpOnly; SameSite=Strict; Path=${prefix}${secure}`)
@@ -107,8 +108,8 @@ async function guardedRoutes(app: FastifyInstance, opts: AdminOptions): Promise<
         const args: Record<string, string | undefined> = {}
         for (const name of ['newExeFilePath', 'wait', 'workers']) {
           const v = q[name]
-          if (v !== undefined && typeof v !== 'string') return reply.code(400).send(badRequest(`${name} given more than once`))
-          if (typeof v === 'string' && v.includes('\0')) return reply.code(400).send(badRequest(`${name} contains a NUL byte`))
+          if (v !== undefined && typeof v !== 'string') return badRequest(reply, `${name} given more than once`)
+          if (typeof v === 'string' && v.includes('\0')) return badRequest(reply, `${name} contains a NUL byte`)
           args[name] = v
         }
         const { status, body } = await opts.context.control(command, args)
@@ -118,6 +119,7 @@ async function guardedRoutes(app: FastifyInstance, opts: AdminOptions): Promise<
   }
 }
 
-function badRequest(why: string): { error: string; code: ErrorCode } {
-  return { error: new SmoothError('SMOOTH_ADMIN_BAD_REQUEST', why).message, code: 'SMOOTH_ADMIN_BAD_REQUEST' }
+function badRequest(reply: FastifyReply, why: string): FastifyReply {
+  const { status, body } = httpError(new SmoothError('SMOOTH_ADMIN_BAD_REQUEST', why))
+  return reply.code(status).send(body)
 }

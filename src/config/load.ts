@@ -71,7 +71,7 @@ export function loadConfigFile(path: string | undefined): FileConfig {
 }
 
 /** The SMOOTH_* variables Smooth reads: one per config key, its own, and those it hands between processes. */
-const KNOWN_ENV = new Set([...Object.keys(ConfigKeys).map(envName), ...Object.values(EnvNames), 'SMOOTH_CONFIG', 'SMOOTH_LOG_JSON'])
+const KNOWN_ENV = new Set([...Object.keys(ConfigKeys).map(envName), ...Object.values(EnvNames)])
 
 /**
  * SMOOTH_<KEY> environment overrides (apply to every server). Values are coerced, then checked. A

@@ -1,4 +1,4 @@
-import type { SmoothError } from '../errors.js'
+import { httpError } from '../errors.js'
 import type { ControlCommand, ControlMessage, ControlReplyMessage } from '../protocol.js'
 import { checkAllowed } from '../admin/allow-list.js'
 import { aggregate } from '../metrics/primary-metrics.js'
@@ -16,14 +16,9 @@ export async function control(p: Primary, msg: ControlMessage, from: WorkerSlot)
   from.send({ act: 'controlReply', ack: msg.seq!, ok: status < 400, status, body } satisfies Omit<ControlReplyMessage, 'smooth' | 'seq'>)
 }
 
-/** A refusal or failure as the admin's answer: its code, and the HTTP status that code means. */
+/** A refusal or failure as the admin's answer: its code, and the HTTP status the error table gives it (errors.ts). */
 function failure(err: unknown): ControlAnswer {
-  const e = err as SmoothError
-  const code = e.code ?? 'ERROR'
-  const http = code === 'SMOOTH_ROLLOUT_IN_PROGRESS' || code === 'SMOOTH_GRACEFUL_DISABLED' || code === 'SMOOTH_SHUTTING_DOWN' ? 409
-    : code === 'SMOOTH_EXE_NOT_ALLOWED' || code === 'SMOOTH_EXE_UNSAFE' ? 403 : code.startsWith('SMOOTH_EXE_') || code === 'SMOOTH_SCALE_INVALID' ? 400
-      : code === 'SMOOTH_ANCHOR_GONE' ? 503 : 500
-  return { status: http, body: { error: e.message, code } }
+  return httpError(err)
 }
 
 const waits = (args: Record<string, string | undefined>): boolean => args.wait === '1' || args.wait === 'true'

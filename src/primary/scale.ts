@@ -41,7 +41,8 @@ export async function scaleTo(pool: WorkerPool, target: number, rec: RolloutReco
     } catch (err) {
       for (const s of fresh) if (s.state !== 'dead') s.kill('SIGKILL')
       await Promise.all(fresh.map((s) => s.exited))
-      throw new SmoothError('SMOOTH_ROLLOUT_FAILED', 'scale', (err as Error).message)
+      // The new worker's own reason (SMOOTH_WORKER_EXITED_BEFORE_READY / _NOT_READY) is the scale's.
+      throw err instanceof SmoothError ? err : new SmoothError('SMOOTH_ROLLOUT_FAILED', 'scale', (err as Error).message)
     }
     pool.resize(target)
   } else {

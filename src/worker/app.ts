@@ -11,6 +11,7 @@ import { makeGuard, isLocal } from '../admin/guard.js'
 import { processAttempts } from '../admin/attempts.js'
 import { QuietRequests } from './quiet-requests.js'
 import { instanceFrom } from './factory.js'
+import { httpError, SmoothError } from '../errors.js'
 
 /** Builds the Fastify instance of one named server: under-pressure, the user's steps, admin. */
 export async function buildApp(
@@ -87,7 +88,9 @@ function metricsAccess(proc: ResolvedProcess, credentials: AdminCredentials | un
       return []
     case 'local':
       return [async (req, reply) => {
-        if (!isLocal(req)) await reply.code(403).send({ error: 'metrics answer direct loopback requests only', code: 'SMOOTH_ADMIN_FORBIDDEN' })
+        if (isLocal(req)) return
+        const { status, body } = httpError(new SmoothError('SMOOTH_ADMIN_FORBIDDEN', 'metrics answer direct loopback requests only'))
+        await reply.code(status).send(body)
       }]
     case 'admin': {
       const guard = makeGuard({ prefix: '', credentials, userAuth: Boolean(userAuth), stateChanging: new Set(), open: new Set(), hosts: proc.adminHosts, attempts: processAttempts(log) }) as onRequestHookHandler
