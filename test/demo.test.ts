@@ -2,7 +2,12 @@ import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { availableParallelism } from 'node:os'
 import { Agent } from 'node:http'
-import { SmoothProcess, dist, isAlive, until, killAll } from './helpers/proc.js'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { SmoothProcess, dist, isAlive, until, killAll, ROOT } from './helpers/proc.js'
+import { loadedModules } from './helpers/module-probe.js'
 import { get, refused, startRequest } from './helpers/http.js'
 
 after(killAll)
@@ -68,3 +73,24 @@ async function gracefulStop(how: 'SIGTERM' | 'group SIGINT') {
 test('SIGTERM: the in-flight request completes, then the listener refuses, exit 0, no process left', () => gracefulStop('SIGTERM'))
 
 test('SIGINT to the whole process group (Ctrl-C) behaves the same: workers are not killed mid-request', () => gracefulStop('group SIGINT'))
+
+test('the demo\'s anchor loads only its own code: no Fastify, under-pressure, prom-client, pino, ajv or yaml', { timeout: 30_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'smooth-modules-'))
+  const p = demo({ WORKERS: '1', MODULE_PROBE_DIR: dir, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(dist('test/helpers/module-probe.js')).href}` })
+  try {
+    await p.ready()
+    p.signal('SIGTERM')
+    assert.equal((await p.waitExit(20_000)).code, 0)
+    const anchor = loadedModules(dir, p.pid, ROOT)
+    const worker = loadedModules(dir, p.workerPids()[0] ?? 0, ROOT)
+    assert.ok(worker.some((m) => m.includes('node_modules/fastify/')), 'the probe sees what a worker loads (Fastify)')
+    const libraries = anchor.filter((m) => /node_modules\/(fastify|@fastify|prom-client|pino|ajv|yaml)\//.test(m))
+    assert.deepEqual(libraries, [], 'libraries the anchor loaded')
+    const roles = anchor.filter((m) => /^dist\/src\/(worker\/(?!factory)|admin|metrics|config\/(load|resolve|schema)|log\.js|primary\/primary\.js)/.test(m))
+    assert.deepEqual(roles, [], 'other roles\' code the anchor loaded')
+    assert.ok(anchor.length <= 20, `the anchor loaded ${anchor.length} modules: ${anchor.join(', ')}`)
+  } finally {
+    p.kill()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
