@@ -162,10 +162,11 @@ ${goals.map((g) => `| ${g.goal} | ${g.target} | ${g.figure} | ${g.met ? 'yes' : 
 ${sections.join('\n')}`
 if (!only) {
   // Kept from the file as it is: the notes on the targets (written by hand, about a run) and the
-  // soak section (from `npm run soak`, which takes a quarter of an hour).
+  // soak section (from `npm run soak`, which takes a quarter of an hour) and the anchor's RSS beside a
+  // bare node (`node dist/bench/anchor-rss.js`).
   let old = ''
   try { old = readFileSync(resolve(ROOT, 'BENCHMARKS.md'), 'utf8') } catch { /* first run */ }
-  const kept = ['notes', 'soak'].map((name) => new RegExp(`<!-- ${name} -->[\\s\\S]*<!-- /${name} -->\\n?`).exec(old)?.[0]).filter(Boolean)
+  const kept = ['notes', 'anchor', 'soak'].map((name) => new RegExp(`<!-- ${name} -->[\\s\\S]*<!-- /${name} -->\\n?`).exec(old)?.[0]).filter(Boolean)
   writeFileSync(resolve(ROOT, 'BENCHMARKS.md'), [md, ...kept].join('\n'))
 }
 console.log(md)
