@@ -19,10 +19,14 @@ function app(env: Record<string, string> = {}) {
   return new SmoothProcess(dist('test/fixtures/app.js'), { GRACEFUL: '1', WORKERS: '2', ...env })
 }
 
-test('loopback-only without auth: loopback clients are served, a warning is logged', async () => {
+// One server for both: the allow-list checks need nothing the loopback-only checks change.
+test('loopback-only without auth: loopback clients are served, a warning is logged; newExeFilePath outside the allow-list is 403 and nothing runs, a missing one inside is 400', async () => {
   assert.ok(isLoopback('127.0.0.1') && isLoopback('::1') && isLoopback('::ffff:127.0.0.9'))
   assert.ok(!isLoopback('10.0.0.1') && !isLoopback('::ffff:192.168.1.2') && !isLoopback(undefined))
-  const p = app()
+  const allowed = join(root, 'allowed')
+  const good = writeRelease(join(allowed, 'b'), 'B')
+  symlinkSync('/bin/sh', join(allowed, 'sh-link'))
+  const p = app({ SMOOTH_ADMIN_EXE_ALLOW_LIST: allowed })
   try {
     const port = await p.ready()
     assert.ok(p.logs.some((l) => l.code === 'SMOOTH_ADMIN_NO_TOKEN'), 'the start-up warning')
@@ -41,6 +45,20 @@ test('loopback-only without auth: loopback clients are served, a warning is logg
     const r = await get(`http://127.0.0.1:${port}/debug/admin/reload?wait=1`)
     assert.equal(r.status, 200, r.body)
     assert.equal((json(r.body).rollout as { kind?: string }).kind, 'reload')
+
+    const restart = (exe: string) => get(`http://127.0.0.1:${port}/debug/admin/restart?newExeFilePath=${encodeURIComponent(exe)}`)
+    for (const exe of ['/bin/sh', '../../x', join(allowed, '..', 'x'), join(allowed, 'sh-link')]) {
+      const r = await restart(exe)
+      assert.equal(r.status, 403, `${exe}: ${r.body}`)
+      assert.equal(json(r.body).code, 'SMOOTH_EXE_NOT_ALLOWED')
+    }
+    const missing = await restart(join(allowed, 'nope.mjs'))
+    assert.equal(missing.status, 400)
+    assert.equal(json(missing.body).code, 'SMOOTH_EXE_NOT_FOUND')
+    assert.ok(!p.logs.some((l) => l.msg === 'successor started'), 'nothing was executed')
+    const restarted = await get(`http://127.0.0.1:${port}/debug/admin/restart?wait=1&newExeFilePath=${encodeURIComponent(good)}`, { timeoutMs: 30_000 })
+    assert.equal(restarted.status, 200, restarted.body)
+    await until('B to answer', async () => (await get(`http://127.0.0.1:${port}/`)).body === 'B', 10_000)
   } finally {
     p.kill()
   }
@@ -78,31 +96,6 @@ test('token: 401 without it, Bearer for anything, the page cookie reads and acts
     assert.equal(json(busy.body).code, 'SMOOTH_ROLLOUT_IN_PROGRESS')
     const cross = await get(`${base}/restart`, { headers: { authorization: `Bearer ${TOKEN}`, 'sec-fetch-site': 'cross-site' } })
     assert.equal(cross.status, 403, 'cross-site is refused even with a token')
-  } finally {
-    p.kill()
-  }
-})
-
-test('newExeFilePath outside the allow-list is 403 and nothing runs; a missing one inside is 400', async () => {
-  const allowed = join(root, 'allowed')
-  const good = writeRelease(join(allowed, 'b'), 'B')
-  symlinkSync('/bin/sh', join(allowed, 'sh-link'))
-  const p = app({ SMOOTH_ADMIN_EXE_ALLOW_LIST: allowed })
-  try {
-    const port = await p.ready()
-    const restart = (exe: string) => get(`http://127.0.0.1:${port}/debug/admin/restart?newExeFilePath=${encodeURIComponent(exe)}`)
-    for (const exe of ['/bin/sh', '../../x', join(allowed, '..', 'x'), join(allowed, 'sh-link')]) {
-      const r = await restart(exe)
-      assert.equal(r.status, 403, `${exe}: ${r.body}`)
-      assert.equal(json(r.body).code, 'SMOOTH_EXE_NOT_ALLOWED')
-    }
-    const missing = await restart(join(allowed, 'nope.mjs'))
-    assert.equal(missing.status, 400)
-    assert.equal(json(missing.body).code, 'SMOOTH_EXE_NOT_FOUND')
-    assert.ok(!p.logs.some((l) => l.msg === 'successor started'), 'nothing was executed')
-    const r = await get(`http://127.0.0.1:${port}/debug/admin/restart?wait=1&newExeFilePath=${encodeURIComponent(good)}`, { timeoutMs: 30_000 })
-    assert.equal(r.status, 200, r.body)
-    await until('B to answer', async () => (await get(`http://127.0.0.1:${port}/`)).body === 'B', 10_000)
   } finally {
     p.kill()
   }

@@ -15,8 +15,10 @@ after(killAll)
 const demo = (env: Record<string, string> = {}) =>
   new SmoothProcess(dist('examples/demo.js'), { HOST: '127.0.0.1', PORT: '0', ...env })
 
-test('the demo serves /, /pid and /sleep with one worker per core; /pid answers from several workers', async () => {
-  const p = demo()
+test('the demo serves /, /pid and /sleep with one worker per core; /pid answers from several workers; its anchor loads only its own code', async () => {
+  // A module probe in every process of the tree: what each loaded is read once they have exited.
+  const dir = mkdtempSync(join(tmpdir(), 'smooth-modules-'))
+  const p = demo({ MODULE_PROBE_DIR: dir, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(dist('test/helpers/module-probe.js')).href}` })
   try {
     const port = await p.ready()
     assert.equal(p.workerPids().length, availableParallelism(), 'one worker per core')
@@ -30,8 +32,18 @@ test('the demo serves /, /pid and /sleep with one worker per core; /pid answers 
     const [a, b] = sleep.body.trim().split('\n')
     assert.equal(a, b, '/sleep writes the same pid twice')
     assert.ok(p.logs.some((l) => l.msg === `http server started listening on [127.0.0.1:${port}]`))
+
+    // The anchor loads no Fastify, under-pressure, prom-client, pino, ajv or yaml, and no other role's code.
+    p.signal('SIGTERM')
+    assert.equal((await p.waitExit(20_000)).code, 0)
+    const anchor = loadedModules(dir, p.pid, ROOT)
+    assert.ok(loadedModules(dir, p.workerPids()[0]!, ROOT).some((m) => m.includes('node_modules/fastify/')), 'the probe sees what a worker loads (Fastify)')
+    assert.deepEqual(anchor.filter((m) => /node_modules\/(fastify|@fastify|prom-client|pino|ajv|yaml)\//.test(m)), [], 'libraries the anchor loaded')
+    assert.deepEqual(anchor.filter((m) => /^dist\/src\/(worker\/(?!factory)|admin|metrics|config\/(load|resolve|schema)|log\.js|primary\/primary\.js)/.test(m)), [], 'other roles\' code the anchor loaded')
+    assert.ok(anchor.length <= 20, `the anchor loaded ${anchor.length} modules: ${anchor.join(', ')}`)
   } finally {
     p.kill()
+    rmSync(dir, { recursive: true, force: true })
   }
 })
 
@@ -73,24 +85,3 @@ async function gracefulStop(how: 'SIGTERM' | 'group SIGINT') {
 test('SIGTERM: the in-flight request completes, then the listener refuses, exit 0, no process left', () => gracefulStop('SIGTERM'))
 
 test('SIGINT to the whole process group (Ctrl-C) behaves the same: workers are not killed mid-request', () => gracefulStop('group SIGINT'))
-
-test('the demo\'s anchor loads only its own code: no Fastify, under-pressure, prom-client, pino, ajv or yaml', { timeout: 30_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'smooth-modules-'))
-  const p = demo({ WORKERS: '1', MODULE_PROBE_DIR: dir, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(dist('test/helpers/module-probe.js')).href}` })
-  try {
-    await p.ready()
-    p.signal('SIGTERM')
-    assert.equal((await p.waitExit(20_000)).code, 0)
-    const anchor = loadedModules(dir, p.pid, ROOT)
-    const worker = loadedModules(dir, p.workerPids()[0] ?? 0, ROOT)
-    assert.ok(worker.some((m) => m.includes('node_modules/fastify/')), 'the probe sees what a worker loads (Fastify)')
-    const libraries = anchor.filter((m) => /node_modules\/(fastify|@fastify|prom-client|pino|ajv|yaml)\//.test(m))
-    assert.deepEqual(libraries, [], 'libraries the anchor loaded')
-    const roles = anchor.filter((m) => /^dist\/src\/(worker\/(?!factory)|admin|metrics|config\/(load|resolve|schema)|log\.js|primary\/primary\.js)/.test(m))
-    assert.deepEqual(roles, [], 'other roles\' code the anchor loaded')
-    assert.ok(anchor.length <= 20, `the anchor loaded ${anchor.length} modules: ${anchor.join(', ')}`)
-  } finally {
-    p.kill()
-    rmSync(dir, { recursive: true, force: true })
-  }
-})

@@ -118,7 +118,7 @@ test('under-pressure maxRssBytes with every worker over it: the worker is recycl
   }
 })
 
-for (const [key, value, reason, field, min] of [['SMOOTH_MAX_WORKER_REQUESTS', '100', 'requests', 'requests', 100], ['SMOOTH_MAX_WORKER_AGE', '3s', 'age', 'ageMs', 3000]] as const) {
+for (const [key, value, reason, field, min] of [['SMOOTH_MAX_WORKER_REQUESTS', '100', 'requests', 'requests', 100], ['SMOOTH_MAX_WORKER_AGE', '1s', 'age', 'ageMs', 1000]] as const) {
   test(`${key}=${value} recycles the same way, with no failed request`, { timeout: 60_000 }, async () => {
     const p = new SmoothProcess(dist('test/fixtures/faulty.js'), { WORKERS: '2', [key]: value })
     try {
