@@ -10,7 +10,7 @@ import { requires } from './helpers/requires.js'
 
 after(killAll)
 
-test('Example 3: two servers on four ports share the workers; one server\'s admin shutdown stops all', async () => {
+test('Example 3: two servers on four ports share the workers; a reload through s1\'s admin replaces the workers of both; s2\'s admin shutdown stops all', { timeout: 60_000 }, async () => {
   const p = new SmoothProcess(dist('examples/multi.js'), { HOST: '127.0.0.1', PORTS: '0,0,0,0' })
   try {
     await p.ready()
@@ -20,7 +20,16 @@ test('Example 3: two servers on four ports share the workers; one server\'s admi
       const r = await get(`http://127.0.0.1:${l.port}/`)
       assert.equal(r.body, `${l.server}\n`, `port ${l.port} answers as ${l.server}`)
     }
+    const s1 = listening.find((l) => l.server === 's1')!
     const s2 = listening.find((l) => l.server === 's2')!
+    const before = p.workerPids()
+    const reload = await get(`http://127.0.0.1:${s1.port}/debug/admin/reload`)
+    assert.equal(reload.status, 202, reload.body)
+    await p.waitForMsg('workers reloaded', 30_000)
+    for (const l of [s1, s2]) {
+      const pid = Number((await get(`http://127.0.0.1:${l.port}/pid`)).body)
+      assert.ok(!before.includes(pid), `${l.server} answers from a new worker`)
+    }
     const r = await get(`http://127.0.0.1:${s2.port}/debug/admin/shutdown`)
     assert.equal(r.status, 200)
     const pids = p.allPids()
@@ -46,7 +55,8 @@ test('Example 2: HTTPS with a given certificate; a missing key file is a clear e
     assert.equal(r.body, 'Hello! (https)\n')
     const exit = await missing.waitExit(15_000)
     assert.equal(exit.code, 1)
-    assert.match(missing.stderr, new RegExp(`SMOOTH_CERT_UNREADABLE: cannot read TLS key file ${join(dir, 'nope.pem')} \\(ENOENT\\)`))
+    assert.match(missing.stderr, /SMOOTH_CERT_UNREADABLE: /)
+    assert.ok(missing.stderr.includes(join(dir, 'nope.pem')), `the error names the file: ${missing.stderr}`)
   } finally {
     ok.kill()
     missing.kill()
@@ -54,47 +64,16 @@ test('Example 2: HTTPS with a given certificate; a missing key file is a clear e
   }
 })
 
-test('Example 2 through its admin: https://…/debug/admin/restart restarts the HTTPS service', { timeout: 60_000, ...requires('openssl') }, async () => {
+test('Example 2 without a certificate generates a development one with openssl; https://…/debug/admin/restart restarts the HTTPS service', { timeout: 60_000, ...requires('openssl') }, async () => {
   const p = new SmoothProcess(dist('examples/https.js'), { HOST: '127.0.0.1', PORT: '0' })
   try {
     const port = await p.ready(30_000)
+    assert.equal((await get(`https://127.0.0.1:${port}/`)).body, 'Hello! (https)\n', 'served with the generated certificate')
     const r = await get(`https://127.0.0.1:${port}/debug/admin/restart`)
     assert.equal(r.status, 202, r.body)
     await p.waitFor('the new generation', (l) => l.msg === 'server ready' && l.generation === 2, 30_000)
     assert.ok(p.logs.some((l) => l.msg === `https server restarted listening on [127.0.0.1:${port}]`))
     assert.equal((await get(`https://127.0.0.1:${port}/`)).body, 'Hello! (https)\n')
-  } finally {
-    p.kill()
-  }
-})
-
-test('Example 3 through its admin: reload on s1\'s port replaces the workers of s1 and s2, shutdown stops both', { timeout: 60_000 }, async () => {
-  const p = new SmoothProcess(dist('examples/multi.js'), { HOST: '127.0.0.1', PORTS: '0,0,0,0' })
-  try {
-    await p.ready()
-    const listening = p.logs.filter((l) => /^http server started listening/.test(l.msg))
-    const s1 = listening.find((l) => l.server === 's1')!
-    const s2 = listening.find((l) => l.server === 's2')!
-    const before = p.workerPids()
-    const r = await get(`http://127.0.0.1:${s1.port}/debug/admin/reload`)
-    assert.equal(r.status, 202, r.body)
-    await p.waitForMsg('workers reloaded', 30_000)
-    for (const l of [s1, s2]) {
-      const pid = Number((await get(`http://127.0.0.1:${l.port}/pid`)).body)
-      assert.ok(!before.includes(pid), `${l.server} answers from a new worker`)
-    }
-    assert.equal((await get(`http://127.0.0.1:${s1.port}/debug/admin/shutdown`)).status, 200)
-    assert.deepEqual(await p.waitExit(20_000), { code: 0, signal: null })
-  } finally {
-    p.kill()
-  }
-})
-
-test('Example 2 without a certificate generates a development one with openssl', requires('openssl'), async () => {
-  const p = new SmoothProcess(dist('examples/https.js'), { HOST: '127.0.0.1', PORT: '0' })
-  try {
-    const port = await p.ready(30_000)
-    assert.equal((await get(`https://127.0.0.1:${port}/`)).status, 200)
   } finally {
     p.kill()
   }
