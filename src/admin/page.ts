@@ -54,7 +54,7 @@ function render(s) {
   const r = s.rollout
   $('progress').textContent = r ? r.kind + ' #' + r.id + ' running: ' + r.progress.done + ' of ' + r.progress.total + ' · ' + r.progress.step + ' · ' + age(now - r.startedAt) : ''
   $('history').innerHTML = row(['#', 'kind', 'result', 'duration', 'when', 'error'], 'th') + s.rollouts.map((h) =>
-    row([h.id, esc(h.kind), '<span class="' + esc(h.result) + '">' + esc(h.result) + '</span>', h.durationMs != null ? (h.durationMs / 1000).toFixed(1) + ' s' : '', new Date(h.startedAt).toLocaleTimeString(), esc(h.error ? h.error.message : '')])).join('')
+    row([h.id, esc(h.kind), '<span class="' + esc(h.result) + '">' + esc(h.result) + '</span>', h.durationMs != null ? (h.durationMs / 1000).toFixed(1) + ' s' : '', new Date(h.startedAt).toLocaleTimeString(), esc(h.error ? h.error.code + ': ' + h.error.message : '')])).join('')
   $('wanted').textContent = '(' + s.workersWanted + ' wanted)'
   $('workersWanted').placeholder = String(s.workersWanted)
   $('scale').disabled = Boolean(r) || s.state !== 'serving'
@@ -73,7 +73,7 @@ async function act(command, query) {
   $('error').textContent = ''
   const res = await fetch(base + '/' + command + (query || ''), { method: 'POST', credentials: 'same-origin' })
   const body = await res.json().catch(() => ({}))
-  if (res.status >= 400) $('error').textContent = command + ': ' + (body.error || res.status)
+  if (res.status >= 400) $('error').textContent = command + ': ' + (body.code ? body.code + ': ' : '') + (body.error || res.status)
   poll()
 }
 $('reload').onclick = () => act('reload')
