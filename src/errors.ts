@@ -21,6 +21,8 @@ export const ErrorTable = {
   SMOOTH_LISTEN_FAILED: { http: 500, message: 'cannot listen on %s' },
   SMOOTH_WORKERS_NEVER_READY: { http: 500, message: 'no worker became ready: %s' },
   SMOOTH_ALREADY_STARTED: { http: 500, message: 'server %s is already started' },
+  // Serving: a worker over its underPressure limits sheds requests (with Retry-After) until it recovers
+  SMOOTH_UNDER_PRESSURE: { http: 503, message: 'under pressure (%s)' },
   // Control and rollouts
   SMOOTH_GRACEFUL_DISABLED: { http: 409, message: 'graceful reload feature is disabled: turn it on with s.setGraceful(true), graceful: true in smooth.yaml, or SMOOTH_GRACEFUL=true' },
   SMOOTH_SHUTTING_DOWN: { http: 409, message: 'server is shutting down' },

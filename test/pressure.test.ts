@@ -53,7 +53,7 @@ test('with every worker under pressure: 503 with Retry-After, counted; /metrics 
       return r.status === 503
     }, 10_000, 20)
     assert.equal(shed!.headers['retry-after'], '7')
-    assert.equal(JSON.parse(shed!.body).code, 'FST_UNDER_PRESSURE', 'shed by under-pressure')
+    assert.equal(JSON.parse(shed!.body).code, 'SMOOTH_UNDER_PRESSURE', 'shed by under-pressure')
     const m = await get(`http://127.0.0.1:${port}/metrics`)
     assert.equal(m.status, 200, 'metrics are exempt from shedding')
     assert.ok(total(parseExposition(m.body), 'smooth_requests_shed_total') >= 1)

@@ -48,13 +48,14 @@ export async function buildApp(
     eventLoopUtilizationMode: 'interval',
     ...config.underPressure,
     exposeStatusRoute: false,
-    // Shed requests are counted; the answer stays under-pressure's: 503 with Retry-After.
+    // Shed requests are counted; the answer stays under-pressure's (503 with Retry-After), with our code.
     pressureHandler: (req, reply, type) => {
       // Metrics and admin stay reachable under pressure: that is when they are needed.
       const url = req.routeOptions.url ?? ''
       if ((config.metricsPath && url === config.metricsPath) || (config.adminPattern && url.startsWith(config.adminPattern))) return
       metrics?.shed.inc({ server: server.name })
-      void reply.code(503).header('Retry-After', String(retryAfter)).send({ error: 'Service Unavailable', message: `under pressure (${type})` })
+      const { status, body } = httpError(new SmoothError('SMOOTH_UNDER_PRESSURE', type))
+      void reply.code(status).header('Retry-After', String(retryAfter)).send({ ...body, message: body.error, error: 'Service Unavailable' })
     },
   })
   for (const step of server.steps) {
