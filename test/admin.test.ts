@@ -45,6 +45,8 @@ test('loopback-only without auth: loopback clients are served, a warning is logg
     const r = await get(`http://127.0.0.1:${port}/debug/admin/reload?wait=1`)
     assert.equal(r.status, 200, r.body)
     assert.equal((json(r.body).rollout as { kind?: string }).kind, 'reload')
+    // wait=1 from a worker is answered just before that worker drains: the reload ends a moment later.
+    await p.waitForMsg('workers reloaded', 30_000)
 
     const restart = (exe: string) => get(`http://127.0.0.1:${port}/debug/admin/restart?newExeFilePath=${encodeURIComponent(exe)}`)
     for (const exe of ['/bin/sh', '../../x', join(allowed, '..', 'x'), join(allowed, 'sh-link')]) {
