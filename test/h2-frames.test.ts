@@ -45,6 +45,21 @@ test('the shutdown notice goes in at the first frame boundary, however the frame
   }
 })
 
+test('a notice asked for before the session wrote anything goes after its first frame (the SETTINGS preface)', async () => {
+  // A session that arrives while its worker drains: the notice is asked for at once. Before the fix it
+  // went out first, and the client failed the connection (PROTOCOL_ERROR) and reset all its streams.
+  const frames = [frame(0x4, 0, 18), frame(0x6, 0, 8), frame(0x8, 0, 4)]
+  const all = Buffer.concat(frames)
+  const expected = Buffer.concat([frames[0]!, NOTICE, frames[1]!, frames[2]!])
+  for (const step of [1, 5, 9, 27, 1000]) {
+    const { tls, written } = fakeTls()
+    const s = new FramedSocket(tls)
+    s.shutdownNotice()
+    for (let i = 0; i < all.length; i += step) await write(s, all.subarray(i, Math.min(all.length, i + step)))
+    assert.deepEqual(Buffer.concat(written), expected, `step ${step}`)
+  }
+})
+
 const tick = () => new Promise((r) => setImmediate(r))
 
 test('after the final GOAWAY, streams the client opens above its last stream id are counted as refused', async () => {

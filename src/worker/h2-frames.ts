@@ -27,6 +27,8 @@ class FrameWalker {
   private left = 0
   private readonly header = Buffer.alloc(FRAME_HEADER)
   private have = 0
+  /** Frame headers walked over so far. */
+  frames = 0
 
   constructor(skip: number, private readonly onHeader?: (header: Buffer) => void) {
     this.skip = skip
@@ -60,6 +62,7 @@ class FrameWalker {
         if (this.have < FRAME_HEADER) break
         this.have = 0
         this.left = this.header.readUIntBE(0, 3)
+        this.frames++
         this.onHeader?.(this.header)
       }
       if (stopAtBoundary && this.atBoundary) break
@@ -133,13 +136,23 @@ export class FramedSocket extends Duplex {
     cb(err)
   }
 
-  /** Writes `chunk` to the TLS socket, with the pending notice put in at the first frame boundary. */
+  /**
+   * Where the notice may go: between two frames, and after the server's first frame. That one is its
+   * SETTINGS, the connection preface (RFC 9113 §3.4): a client that gets anything else first fails the
+   * whole connection with PROTOCOL_ERROR, and every stream on it. A session that arrives while its
+   * worker drains gets the notice before it has written a byte.
+   */
+  private get noticeFits(): boolean {
+    return this.out.atBoundary && this.out.frames > 0
+  }
+
+  /** Writes `chunk` to the TLS socket, with the pending notice put in at the first place it fits. */
   private forward(chunk: Buffer): boolean {
     let from = 0
     if (this.noticePending) {
-      const at = this.out.atBoundary ? 0 : this.out.walk(chunk, 0, true)
-      // No boundary inside: the walker has been over all of it; the notice waits for the next chunk.
-      if (!this.out.atBoundary) return this.tls.write(chunk)
+      const at = this.noticeFits ? 0 : this.out.walk(chunk, 0, true)
+      // No place inside: the walker has been over all of it; the notice waits for the next chunk.
+      if (!this.noticeFits) return this.tls.write(chunk)
       this.noticePending = false
       if (at > 0) this.tls.write(chunk.subarray(0, at))
       if (at === chunk.length) return this.tls.write(SHUTDOWN_NOTICE)
