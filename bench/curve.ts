@@ -7,13 +7,14 @@ import { SmoothProcess, dist } from '../test/helpers/proc.js'
 
 export interface CurveRow { workers: number; reloadMs: number[]; restartMs: number[]; failed: number }
 
-async function rollout(p: SmoothProcess, kind: 'reload' | 'restart'): Promise<number> {
+/** One reload (signal to `workers reloaded`) or restart (signal to the handover); its duration in ms. */
+export async function rolloutMs(p: SmoothProcess, kind: 'reload' | 'restart'): Promise<number> {
   const from = p.logs.length
   p.signal(kind === 'reload' ? 'SIGUSR2' : 'SIGUSR1')
   const ok = kind === 'reload' ? 'workers reloaded' : 'server restarted'
-  const line = await p.waitFor(`${kind} to finish`, (l) => l.msg === ok || /^(reload|server restarts) failed|^(reload|restart) refused/.test(l.msg), 60_000, from)
+  const line = await p.waitFor(`${kind} to finish`, (l) => l.msg === ok || /^(reload|server restarts) failed|^(reload|restart) refused/.test(l.msg), 120_000, from)
   if (line.msg !== ok) throw new Error(line.msg)
-  if (kind === 'restart') await p.waitFor('the old generation to leave', (l) => l.msg === 'all servers shutdown', 60_000, from)
+  if (kind === 'restart') await p.waitFor('the old generation to leave', (l) => l.msg === 'all servers shutdown', 120_000, from)
   return Number(line.durationMs)
 }
 
@@ -28,8 +29,8 @@ export async function curveBench(opts: { workerCounts: number[]; count: number }
       const load = autocannon({ url: `http://127.0.0.1:${port}/`, connections: 10, duration: 600, timeout: 5 }, (_e, r) => done(r))
       const row: CurveRow = { workers, reloadMs: [], restartMs: [], failed: 0 }
       for (let i = 0; i < opts.count; i++) {
-        row.reloadMs.push(await rollout(p, 'reload'))
-        row.restartMs.push(await rollout(p, 'restart'))
+        row.reloadMs.push(await rolloutMs(p, 'reload'))
+        row.restartMs.push(await rolloutMs(p, 'restart'))
       }
       load.stop()
       const r = await result

@@ -3,7 +3,8 @@
  * run, the command and the machine, and a table of the goals with the ratio each reached. Scenarios
  * (each in its own module): hello (defaults against plain node:cluster, throughput and CPU),
  * footprint (memory and cold start), metrics (on vs off), curve (rollout time against the worker
- * count), scrape (/metrics latency), rollout (p99 through reloads and restarts, against PM2).
+ * count), surge (its values side by side), scrape (/metrics latency), rollout (p99 through reloads
+ * and restarts, against PM2), tls-rollout (the same over HTTPS and HTTP/2). Each part's wall time is printed.
  * BENCH_ONLY=hello,footprint,... runs some of them (a smoke test; BENCHMARKS.md is then not written).
  */
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -14,6 +15,7 @@ import { rolloutBench } from './rollout.js'
 import { metricsBench } from './metrics.js'
 import { footprintBench } from './footprint.js'
 import { curveBench } from './curve.js'
+import { surgeBench } from './surge.js'
 import { scrapeBench, scrapeSummary } from './scrape.js'
 import { tlsRolloutBench, tlsRolloutSection } from './tls-rollout.js'
 import { machine } from './machine.js'
@@ -23,9 +25,21 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 5)
 const workers = Number(process.env.WORKERS ?? 2)
 const connections = 50
 const only = process.env.BENCH_ONLY?.split(',')
-const wanted = (name: string): boolean => !only || only.includes(name)
 const f = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : 'n/a')
 const list = (xs: number[], d = 0): string => xs.map((x) => f(x, d)).join(', ')
+/** Wall time of each part (BENCH_ONLY names), for planning a run. */
+const wall: Array<[string, number]> = []
+const started = performance.now()
+let partStart = started
+const wanted = (name: string): boolean => {
+  if (only && !only.includes(name)) return false
+  const now = performance.now()
+  const last = wall[wall.length - 1]
+  if (last) last[1] = now - partStart
+  partStart = now
+  wall.push([name, 0])
+  return true
+}
 const goals: Array<{ goal: string; target: string; figure: string; met: boolean }> = []
 const sections: string[] = []
 
@@ -105,6 +119,22 @@ ${curve.map((r) => `| ${r.workers} | ${list(r.reloadMs)} | **${f(median(r.reload
 `)
 }
 
+if (wanted('surge')) {
+  const surges = (process.env.BENCH_SURGES ?? '1,100%').split(',')
+  const surgeWorkers = Number(process.env.BENCH_SURGE_WORKERS ?? 4)
+  const rows = await surgeBench({ workers: surgeWorkers, surges, rounds: Number(process.env.BENCH_SURGE_ROUNDS ?? 3) })
+  sections.push(`## The surge setting side by side (${surgeWorkers} workers)
+
+One server per value, all up at once; rounds alternate between them (A B C, C B A, …), each a reload and
+a restart (to the handover) of the server under 10 keep-alive connections (autocannon), the others idle.
+\`BENCH_SURGES\`, \`BENCH_SURGE_WORKERS\`, \`BENCH_SURGE_ROUNDS\` change the run.
+
+| surge | reload ms (runs) | median | restart ms (runs) | median | failed requests |
+|---|---|---|---|---|---|
+${rows.map((r) => `| ${r.surge} | ${list(r.reloadMs)} | **${f(median(r.reloadMs), 0)}** | ${list(r.restartMs)} | **${f(median(r.restartMs), 0)}** | ${r.failed} |`).join('\n')}
+`)
+}
+
 if (wanted('scrape')) {
   const sc = await scrapeBench({ idleWorkers: 8, workers, scrapes: 30, reloads: 3 })
   const idle = scrapeSummary(sc.idleMs)
@@ -146,12 +176,19 @@ if (wanted('tls-rollout')) {
   sections.push(tlsRolloutSection(tlsRollout, workers))
 }
 
+{
+  const last = wall[wall.length - 1]
+  if (last) last[1] = performance.now() - partStart
+}
+const wallLine = `Wall time: ${f((performance.now() - started) / 1000, 0)} s in all; by part (\`BENCH_ONLY=<part>\`): ${wall.map(([n, ms]) => `${n} ${f(ms / 1000, 0)} s`).join(', ')}.`
+
 const md = `# Benchmarks
 
 Written by \`npm run bench\` (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC). Machine: ${machine()}.
 Load generator: wrk, 1 thread, ${connections} connections, ${seconds} s per run, ${rounds} runs per side,
 alternating sides (A B, B A, …) after a 2 s warm-up of each; a ratio is the median of the per-round
 ratios. Load generator, primaries and workers share the same cores, as they would on a small host.
+${wallLine}
 
 ## Goals (issue 14)
 

@@ -25,7 +25,7 @@ export const ConfigKeys = {
   fullRestart: { kind: 'boolean', scope: 'process', description: 'restart without inheriting sockets: stop accepting, drain, then the new generation binds (connections are refused in between; forced on Windows)' },
   readyTimeout: { kind: 'duration', scope: 'process', description: 'how long a new worker may take to become ready before a rollout gives up on it' },
   workers: { kind: 'integer', scope: 'process', description: 'worker processes (default: os.availableParallelism())' },
-  surge: { kind: 'share', scope: 'process', description: 'new workers a rollout starts ahead of retiring old ones: a number, or a percentage of `workers` (default: 1; "100%" replaces every worker side by side)' },
+  surge: { kind: 'share', scope: 'process', description: 'new workers a rollout starts ahead of retiring old ones: a number, or a percentage of `workers` (default: "100%", every worker side by side; 1 replaces one at a time)' },
   adminPattern: { kind: 'string', scope: 'server', description: 'route prefix of the admin page and API when admin is enabled' },
   adminAddress: { kind: 'addresses', scope: 'process', description: 'a separate address for the admin page and API, served by the primary (e.g. "127.0.0.1:9001")' },
   adminExeAllowList: { kind: 'addresses', scope: 'process', description: 'directories a newExeFilePath given to the admin must resolve into (default: the app root)' },

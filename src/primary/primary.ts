@@ -68,7 +68,7 @@ export function createPrimaryRuntime(): RuntimeHooks {
     rollouts: new Rollouts(() => p.state !== 'collecting' && p.state !== 'starting' && p.state !== 'serving'),
     upgrade: new Upgrade(),
     metrics,
-    workerCounts: new WorkerCounts(async () => (await p.pool?.collectMetrics()) ?? [], timings.peerMetricsWaitMs),
+    workerCounts: new WorkerCounts(async () => (await p.pool?.collectMetrics(p.rollouts.current ? timings.rolloutMetricsWaitMs : undefined)) ?? [], timings.peerMetricsWaitMs),
     counters, build, startedAt: Date.now(), lastRefused: null,
     stopRequested: () => stopping !== undefined,
     // One restart at a time: the hook of an earlier one (settled long ago) goes.

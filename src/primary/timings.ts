@@ -45,6 +45,12 @@ export interface Timings {
   /** How long `status` and a scrape wait for the workers' answers. */
   statsWaitMs: number
   metricsWaitMs: number
+  /**
+   * How long a scrape waits for a ready worker while a rollout runs; one that has not answered by then
+   * counts with its last values (monotonic: a newer answer only adds). Workers that just started
+   * accepting are busy warming up, and a scrape must not wait on a rollout.
+   */
+  rolloutMetricsWaitMs: number
 }
 
 export const timings: Readonly<Timings> = Object.freeze({
@@ -70,4 +76,5 @@ export const timings: Readonly<Timings> = Object.freeze({
   drainKillMarginMs: 10_000,
   statsWaitMs: 250,
   metricsWaitMs: 500,
+  rolloutMetricsWaitMs: 50,
 })
