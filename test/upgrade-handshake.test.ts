@@ -117,12 +117,19 @@ test('rollback reasons, each with its code', async (t) => {
       const cfg = r.p.config.process
       await r.p.os.advance(cfg.readyTimeoutMs + cfg.gracefulTimeoutMs + r.p.timings.successorStepMarginMs)
     }, 'SMOOTH_SUCCESSOR_NOT_READY'],
-    ['it exits', (r) => r.exit({ code: 1, signal: null }), 'SMOOTH_SUCCESSOR_EXITED'],
+    ['it exits', async (r) => { r.exit({ code: 1, signal: null }); await r.p.os.advance(r.p.timings.lastFramesMs) }, 'SMOOTH_SUCCESSOR_EXITED'],
+    ['it exits, its last frame (a worker died) arriving after the exit', async (r) => {
+      r.channel.emit('hello')
+      r.exit({ code: 1, signal: null })
+      await r.p.os.advance(0)
+      r.channel.emit('frame', { t: 'workerDied', workerPid: 7, code: 7 })
+    }, 'SMOOTH_SUCCESSOR_WORKER_DIED'],
     ['it exits while settling', async (r) => {
       r.channel.emit('hello')
       r.channel.emit('frame', { t: 'ready' })
       await r.p.os.advance(10)
       r.exit({ code: null, signal: 'SIGKILL' })
+      await r.p.os.advance(r.p.timings.lastFramesMs)
     }, 'SMOOTH_SUCCESSOR_EXITED'],
     ['it closes the channel', (r) => { r.channel.emit('hello'); r.channel.emit('close') }, 'SMOOTH_STATUS_CHANNEL_CLOSED'],
     ['one of its workers dies', (r) => { r.channel.emit('hello'); r.channel.emit('frame', { t: 'workerDied', workerPid: 7, code: 1 }) }, 'SMOOTH_SUCCESSOR_WORKER_DIED'],

@@ -15,6 +15,8 @@ export interface Timings {
   settleMs: number
   /** How long a worker started by a rollout must stay up after ready before it gets connections. */
   workerSettleMs: number
+  /** After a successor's exit is known, how long its last status-channel frames may take to arrive. */
+  lastFramesMs: number
   /** After a failed restart, how long we wait for the successor's exit to say why it failed. */
   exitReasonWaitMs: number
   /** How long a failed successor may take to die after SIGKILL (and a stopping one after SIGTERM, on top of its drain). */
@@ -59,6 +61,7 @@ export const timings: Readonly<Timings> = Object.freeze({
   handoverMs: 10_000,
   settleMs: 1_000,
   workerSettleMs: 300,
+  lastFramesMs: 200,
   exitReasonWaitMs: 1_000,
   successorKillWaitMs: 3_000,
   successorStopMarginMs: 5_000,

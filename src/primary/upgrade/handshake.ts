@@ -40,7 +40,11 @@ export function handshake(p: Primary, channel: SuccessorChannel, child: Generati
     const stepMs = cfg.readyTimeoutMs + cfg.gracefulTimeoutMs + timings.successorStepMarginMs
     const nextStep = (what: string): void => deadline(stepMs, () => new SmoothError('SMOOTH_SUCCESSOR_NOT_READY', child.pid, what, stepMs))
     p.onStop(() => fail(new SmoothError('SMOOTH_SHUTTING_DOWN')))
-    void child.exited.then(({ code, signal }) => fail(new SmoothError('SMOOTH_SUCCESSOR_EXITED', child.pid, signal ? `signal ${signal}` : `exit code ${code}`)))
+    // Its exit is reported by another channel (the anchor, or our own child handle) than its last frames:
+    // those may still be on their way ("a worker died", "failed: why"), and they say more.
+    void child.exited
+      .then(async (gone) => { await os.sleep(timings.lastFramesMs); return gone })
+      .then(({ code, signal }) => fail(new SmoothError('SMOOTH_SUCCESSOR_EXITED', child.pid, signal ? `signal ${signal}` : `exit code ${code}`)))
     // A frame out of order (a second `ready`, say) is an illegal transition: the restart fails with it.
     const guarded = <A extends unknown[]>(f: (...args: A) => void) => (...args: A): void => {
       if (settled) return
