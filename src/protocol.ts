@@ -90,6 +90,8 @@ export type SuccessorFrame =
   | { t: 'workerDied'; workerPid: number; code: number | null }
   | { t: 'ready' }
   | { t: 'failed'; code: string; message: string }
+  /** A restart's canary, as it is watched and decided (primary/canary-restart.ts). */
+  | { t: 'canary'; view: unknown }
   | MetricsFrame
 
 export type PredecessorFrame =

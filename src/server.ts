@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyPluginCallback, FastifyPluginAsync, RouteOptions, RouteHandlerMethod, onRequestHookHandler } from 'fastify'
-import type { ServerSettings } from './config/keys.js'
+import type { CanaryConfig, ServerSettings } from './config/keys.js'
 import { SmoothError } from './errors.js'
 import { checkFastifyOptions } from './config/fastify-options.js'
 import { refuseFactory, type AppFactory } from './worker/factory.js'
@@ -10,10 +10,17 @@ export type SetupStep = (app: FastifyInstance) => unknown
 export interface RuntimeHooks {
   start(server: Server): Promise<void>
   shutdown(): Promise<void>
-  reload(): Promise<unknown>
-  restart(newExeFilePath?: string): Promise<unknown>
+  reload(opts?: RolloutOptions): Promise<unknown>
+  restart(newExeFilePath?: string, opts?: RolloutOptions): Promise<unknown>
   wait(): Promise<void>
 }
+
+/**
+ * `canary`: true runs the rollout as a canary with the configured `canary` settings, an object with
+ * settings over them (a `check` function only where the rollout is judged: in the primary for a reload),
+ * false runs none even when `canary.enabled` is on.
+ */
+export interface RolloutOptions { canary?: boolean | CanaryConfig }
 
 let runtime: RuntimeHooks | undefined
 /** index.ts installs the runtime of this process's role (primary or worker). */
@@ -166,13 +173,13 @@ export class Server {
   }
 
   /** Rolling reload of the workers (pid-stable). */
-  reload(): Promise<unknown> {
-    return rt().reload()
+  reload(opts?: RolloutOptions): Promise<unknown> {
+    return rt().reload(opts)
   }
 
   /** Smooth restart: a new primary generation, optionally from another entry or executable. */
-  restart(newExeFilePath?: string): Promise<unknown> {
-    return rt().restart(newExeFilePath)
+  restart(newExeFilePath?: string, opts?: RolloutOptions): Promise<unknown> {
+    return rt().restart(newExeFilePath, opts)
   }
 }
 

@@ -57,6 +57,7 @@ test('dashboard: current schema, datasource as a variable, no hard-coded uid, ev
   }
   const annotations = (json.annotations as { list: Array<{ name: string; expr?: string; datasource?: { uid?: string } }> }).list
   assert.ok(annotations.some((a) => a.expr?.includes('smooth_rollouts_total') && a.datasource?.uid === DATASOURCE), 'rollouts as annotations')
+  assert.ok(annotations.some((a) => a.expr?.includes('smooth_canaries_total') && a.datasource?.uid === DATASOURCE), 'canary start, promotion and rollback as annotations')
 })
 
 test('grafana provisioning and the example prometheus.yml parse and point at the dashboard folder', () => {

@@ -28,9 +28,11 @@ button.danger{border-color:#a50e0e;color:#a50e0e}input{font:inherit;padding:5px 
 <section id="actions"><h2>Actions</h2>
 <p><button id="reload">Reload workers</button>
 <button id="restart">Restart</button> <input id="exe" placeholder="new executable or entry (optional)">
-<button id="shutdown" class="danger">Shut down</button></p>
+<button id="shutdown" class="danger">Shut down</button>
+<label><input id="canary" type="checkbox" style="width:auto"> as a canary</label></p>
 <p><input id="workersWanted" type="number" min="1" style="width:6em"> <button id="scale">Scale workers</button></p>
 <p id="progress"></p><p id="error"></p></section>
+<section id="canarySection" hidden><h2>Canary <span id="canaryPhase"></span></h2><table id="canaryFigures"></table><p id="canaryWhy" class="muted"></p></section>
 <section><h2>Servers</h2><table id="servers"></table></section>
 <section><h2>Workers <span id="wanted"></span></h2><table id="workers"></table></section>
 <section><h2>Last rollouts</h2><table id="history"></table></section>
@@ -55,6 +57,18 @@ function render(s) {
   $('progress').textContent = r ? r.kind + ' #' + r.id + ' running: ' + r.progress.done + ' of ' + r.progress.total + ' · ' + r.progress.step + ' · ' + age(now - r.startedAt) : ''
   $('history').innerHTML = row(['#', 'kind', 'result', 'duration', 'when', 'error'], 'th') + s.rollouts.map((h) =>
     row([h.id, esc(h.kind), '<span class="' + esc(h.result) + '">' + esc(h.result) + '</span>', h.durationMs != null ? (h.durationMs / 1000).toFixed(1) + ' s' : '', new Date(h.startedAt).toLocaleTimeString(), esc(h.error ? h.error.code + ': ' + h.error.message : '')])).join('')
+  // The running canary's figures beside the old workers'; after it, the last decision.
+  const c = (r && r.canary) || (s.rollouts[0] && s.rollouts[0].canary)
+  $('canarySection').hidden = !c
+  if (c) {
+    const pct = (x) => (x * 100).toFixed(2) + ' %'
+    const p99 = (v) => v == null ? 'n/a' : v.toFixed(1) + ' ms'
+    $('canaryPhase').textContent = '(' + c.phase + ' · ' + age(c.elapsedMs) + ' of ' + age(c.windowMs) + ' · workers ' + c.workers.join(', ') + ')'
+    $('canaryFigures').innerHTML = row(['', 'requests', '5xx', '5xx ratio', 'p99', 'mean'], 'th') +
+      row(['canary', c.canary.requests, c.canary.errors, pct(c.canary.errorRatio), p99(c.canary.p99Ms), p99(c.canary.meanMs)]) +
+      row(['old workers', c.old.requests, c.old.errors, pct(c.old.errorRatio), p99(c.old.p99Ms), p99(c.old.meanMs)])
+    $('canaryWhy').textContent = c.decision ? c.decision.result + (c.decision.reason ? ' (' + c.decision.reason + ')' : '') + ': ' + c.decision.why : 'judged after ' + age(c.windowMs) + ' and at least ' + c.minRequests + ' requests'
+  }
   $('wanted').textContent = '(' + s.workersWanted + ' wanted)'
   $('workersWanted').placeholder = String(s.workersWanted)
   $('scale').disabled = Boolean(r) || s.state !== 'serving'
@@ -76,8 +90,10 @@ async function act(command, query) {
   if (res.status >= 400) $('error').textContent = command + ': ' + (body.code ? body.code + ': ' : '') + (body.error || res.status)
   poll()
 }
-$('reload').onclick = () => act('reload')
-$('restart').onclick = () => act('restart', $('exe').value ? '?newExeFilePath=' + encodeURIComponent($('exe').value) : '')
+const canaryArg = () => $('canary').checked ? 'canary=1' : ''
+const query = (...parts) => { const q = parts.filter(Boolean).join('&'); return q ? '?' + q : '' }
+$('reload').onclick = () => act('reload', query(canaryArg()))
+$('restart').onclick = () => act('restart', query($('exe').value ? 'newExeFilePath=' + encodeURIComponent($('exe').value) : '', canaryArg()))
 $('shutdown').onclick = () => act('shutdown')
 $('scale').onclick = () => act('scale', '?workers=' + encodeURIComponent($('workersWanted').value))
 $('loginForm').onsubmit = async (e) => {

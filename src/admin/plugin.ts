@@ -106,7 +106,7 @@ async function guardedRoutes(app: FastifyInstance, opts: AdminOptions): Promise<
       handler: async (req, reply) => {
         const q = (req.query ?? {}) as Record<string, unknown>
         const args: Record<string, string | undefined> = {}
-        for (const name of ['newExeFilePath', 'wait', 'workers']) {
+        for (const name of ['newExeFilePath', 'wait', 'workers', 'canary']) {
           const v = q[name]
           if (v !== undefined && typeof v !== 'string') return badRequest(reply, `${name} given more than once`)
           if (typeof v === 'string' && v.includes('\0')) return badRequest(reply, `${name} contains a NUL byte`)

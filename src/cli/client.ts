@@ -1,8 +1,11 @@
+import type { CanaryView } from '../primary/canary-run.js'
+
 /** A small client for the admin API (fetch, Bearer token). */
 export interface RolloutRecord {
   id: number; kind: 'reload' | 'restart' | 'scale'; result?: 'success' | 'failure'
   error?: { code: string; message: string }; progress: { done: number; total: number; step: string }
   startedAt: number; durationMs?: number
+  canary?: CanaryView
 }
 export interface Status {
   pid: number; anchorPid: number | null; generation: number; state: string; graceful: boolean

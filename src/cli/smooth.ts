@@ -10,6 +10,7 @@ import { AdminClient, type Status } from './client.js'
 import { rollOut } from './rollout.js'
 import { readFileSync } from 'node:fs'
 import { readRecord } from './record.js'
+import { canaryLine } from './canary-text.js'
 import { bySignal, ExitCode } from './by-signal.js'
 import { SmoothError } from '../errors.js'
 
@@ -21,6 +22,8 @@ const USAGE = `usage: smooth start <entry> [options]     (smooth start --help)
                     hosts are rolled one at a time, each gated on the previous one being healthy)
   --token TOKEN     admin token (default: $SMOOTH_ADMIN_TOKEN)
   --exe PATH        restart onto this executable or entry (newExeFilePath)
+  --canary          reload/restart as a canary: new workers serve beside the old ones for the
+                    configured window and are promoted or rolled back by their 5xx ratio and p99
   --pid-file FILE   signal the process named in FILE instead of using the API, and follow the
                     outcome in FILE.json (written by the server next to its pidFile)
   --timeout SECS    give up waiting for a rollout after this long (default 300)
@@ -41,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
         url: { type: 'string', multiple: true },
         token: { type: 'string' },
         exe: { type: 'string' },
+        canary: { type: 'boolean' },
         'pid-file': { type: 'string' },
         timeout: { type: 'string' },
         json: { type: 'boolean' },
@@ -75,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
   if (values['pid-file']) {
     if (values.url) return usage(new SmoothError('SMOOTH_CLI_CONFLICT'))
     if (values.exe) return usage(new SmoothError('SMOOTH_CLI_EXE_BY_SIGNAL', JSON.stringify(values.exe)))
+    if (values.canary) return usage(new SmoothError('SMOOTH_CLI_CANARY_BY_SIGNAL'))
     return bySignal(command, values['pid-file'], timeoutMs, say)
   }
 
@@ -82,6 +87,7 @@ async function main(argv: string[]): Promise<number> {
   // No address given: the server `smooth start` runs from this directory (see record.ts).
   const here = urls.length === 0 ? readRecord(process.cwd()) : undefined
   if (here?.admin) urls.push(here.admin)
+  else if (here && values.canary) return usage(new SmoothError('SMOOTH_CLI_CANARY_BY_SIGNAL'))
   else if (here) return signalKnownPid(command, `the server started here (pid ${here.pid})`, say, here.pid)
   if (urls.length === 0) {
     process.stderr.write(`smooth: give --url (the admin base URL) or --pid-file\n${USAGE}\n`)
@@ -119,7 +125,8 @@ async function main(argv: string[]): Promise<number> {
   for (const [i, url] of urls.entries()) {
     const where = urls.length > 1 ? ` (host ${i + 1} of ${urls.length})` : ''
     const result = await rollOut(new AdminClient(url, token), command as 'reload' | 'restart', values.exe, timeoutMs,
-      (p) => say(`${url}${where}: ${p.text}`, { host: url, event: 'progress', ...p }))
+      (p) => say(`${url}${where}: ${p.text}`, { host: url, event: 'progress', ...p }), Boolean(values.canary))
+    if (result.canary) say(`${url}${where}: ${result.canary}`, { host: url, event: 'canary', decision: result.canary })
     if (!result.ok) {
       const rest = urls.length > i + 1 ? `; hosts ${i + 2}..${urls.length} were not touched` : ''
       say(`${url}${where}: ${command} failed: ${result.error}${urls.length > 1 ? `. Fleet rollout stopped at host ${i + 1} of ${urls.length}${rest}` : ''}`,
@@ -135,10 +142,12 @@ async function main(argv: string[]): Promise<number> {
 
 function describe(url: string, s: Status): string {
   const workers = s.workers.map((w) => `${w.pid}:${w.state}`).join(' ')
+  const canary = s.rollout?.canary ?? s.rollouts[0]?.canary
   const last = s.rollouts[0]
   return `${url}: generation ${s.generation}, primary ${s.pid}${s.anchorPid ? `, anchor ${s.anchorPid}` : ''}, ${s.state}, workers ${workers}` +
     (s.rollout ? `, ${s.rollout.kind} running (${s.rollout.progress.done}/${s.rollout.progress.total})` : '') +
     (last ? `, last rollout: ${last.kind} ${last.result}` : '') +
+    (canary ? `\n  ${canaryLine(canary)}` : '') +
     (s.build ? `\n  running ${s.build.entryResolved}${s.build.version ? ` version ${s.build.version}` : ''}, node ${s.build.node}, since ${new Date(s.build.startedAt).toISOString()}` +
       `${s.build.startedWith !== s.build.entry ? ` (started with ${s.build.startedWith})` : ''}; signal pid ${s.build.signalPid}` : '')
 }

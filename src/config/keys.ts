@@ -4,7 +4,7 @@
  * Durations are seconds as a number, or a string with a unit: "500ms", "2s", "1m". Sizes are bytes as a
  * number, or a string with a binary unit as PM2 reads them: "512MB" (or "512M") = 512 × 2^20 bytes.
  */
-export type KeyKind = 'addresses' | 'string' | 'boolean' | 'integer' | 'count' | 'duration' | 'bytes' | 'object' | 'fastify' | 'share'
+export type KeyKind = 'addresses' | 'string' | 'boolean' | 'integer' | 'count' | 'duration' | 'bytes' | 'object' | 'fastify' | 'share' | 'canary'
 
 export interface KeySpec {
   kind: KeyKind
@@ -26,6 +26,7 @@ export const ConfigKeys = {
   readyTimeout: { kind: 'duration', scope: 'process', description: 'how long a new worker may take to become ready before a rollout gives up on it' },
   workers: { kind: 'integer', scope: 'process', description: 'worker processes (default: os.availableParallelism())' },
   surge: { kind: 'share', scope: 'process', description: 'new workers a rollout starts ahead of retiring old ones: a number, or a percentage of `workers` (default: "100%", every worker side by side; 1 replaces one at a time)' },
+  canary: { kind: 'canary', scope: 'process', description: 'canary rollouts (--canary, canary=1, s.reload({ canary })): enabled (every reload and restart, signals too), window, minRequests, share, maxErrorRatio, maxErrorRatioVsOld, maxLatencyRatio, minLatency, check (a URL, or a function in code)' },
   adminPattern: { kind: 'string', scope: 'server', description: 'route prefix of the admin page and API when admin is enabled' },
   adminAddress: { kind: 'addresses', scope: 'process', description: 'a separate address for the admin page and API, served by the primary (e.g. "127.0.0.1:9001")' },
   adminExeAllowList: { kind: 'addresses', scope: 'process', description: 'directories a newExeFilePath given to the admin must resolve into (default: the app root)' },
@@ -56,6 +57,20 @@ export interface UnderPressureLimits {
   retryAfter?: number
   /** How often under-pressure samples, in ms (its default: 1000). */
   sampleInterval?: number
+}
+
+/** The `canary` section as written (primary/canary.ts has what each setting means). */
+export interface CanaryConfig {
+  enabled?: boolean
+  window?: number | string
+  minRequests?: number
+  share?: number | string
+  maxErrorRatio?: number
+  maxErrorRatioVsOld?: number
+  maxLatencyRatio?: number
+  minLatency?: number | string
+  /** A URL that must answer 2xx, or (in code) a function answering true, for the canary to be promoted. */
+  check?: string | ((figures: { canary: unknown; old: unknown }) => boolean | Promise<boolean>)
 }
 
 /** One layer of settings as written by a user (file, environment or code). */
@@ -89,6 +104,7 @@ export interface ServerSettings {
   maxWorkerRequests?: number
   maxWorkerAge?: number | string
   underPressure?: UnderPressureLimits
+  canary?: CanaryConfig
   /** Fastify constructor options; merged key by key across layers (file < env < code). */
   fastify?: Record<string, unknown>
 }

@@ -88,7 +88,7 @@ export function loadEnvSettings(env = process.env): ServerSettings {
   for (const key of Object.keys(ConfigKeys)) {
     const raw = env[envName(key)]
     if (raw === undefined || raw === '') continue
-    if (key === 'underPressure' || key === 'fastify') {
+    if (key === 'underPressure' || key === 'fastify' || key === 'canary') {
       try {
         out[key] = JSON.parse(raw)
       } catch {

@@ -4,6 +4,7 @@ import { createSecureContext } from 'node:tls'
 import { SmoothError } from '../errors.js'
 import { ConfigKeys, type MetricsAccess, type ServerSettings, type UnderPressureLimits } from './keys.js'
 import { checkSettings, toBytes, toMs } from './schema.js'
+import { canaryDefaults, type CanarySettings } from '../primary/canary.js'
 import { parseAddresses, type ListenAddress } from './address.js'
 import { findConfigFile, loadConfigFile, loadEnvSettings, type FileConfig } from './load.js'
 
@@ -62,6 +63,8 @@ export interface ResolvedProcess {
   maxWorkerMemory: number
   maxWorkerRequests: number
   maxWorkerAgeMs: number
+  /** Canary rollouts: their settings, and whether every rollout (signals included) runs as one. */
+  canary: { enabled: boolean; settings: CanarySettings }
 }
 
 export interface ResolvedConfig {
@@ -156,6 +159,7 @@ export function resolveConfig(code: CodeServer[], env = process.env, file?: File
     maxWorkerMemory: toBytes(proc.maxWorkerMemory),
     maxWorkerRequests: proc.maxWorkerRequests ?? 0,
     maxWorkerAgeMs: toMs(proc.maxWorkerAge, 0),
+    canary: { enabled: proc.canary?.enabled ?? false, settings: canarySettings(proc.canary ?? {}) },
   }
   if (proc.adminToken) process.adminToken = proc.adminToken
   const adminAddr = parseAddresses(proc.adminAddress)
@@ -167,6 +171,22 @@ export function resolveConfig(code: CodeServer[], env = process.env, file?: File
   if (proc.pidFile) process.pidFile = proc.pidFile
   if (fileCfg.path) process.configFile = fileCfg.path
   return { process, servers, listeners }
+}
+
+/** The `canary` section over the defaults (canary.ts says why each default is what it is). */
+export function canarySettings(c: NonNullable<ServerSettings['canary']>, base: CanarySettings = canaryDefaults): CanarySettings {
+  const out: CanarySettings = {
+    windowMs: toMs(c.window, base.windowMs),
+    minRequests: c.minRequests ?? base.minRequests,
+    share: c.share ?? base.share,
+    maxErrorRatio: c.maxErrorRatio ?? base.maxErrorRatio,
+    maxErrorRatioVsOld: c.maxErrorRatioVsOld ?? base.maxErrorRatioVsOld,
+    maxLatencyRatio: c.maxLatencyRatio ?? base.maxLatencyRatio,
+    minLatencyMs: toMs(c.minLatency, base.minLatencyMs),
+  }
+  const check = c.check ?? base.check
+  if (check) out.check = check
+  return out
 }
 
 function list(v: string | string[] | undefined): string[] {

@@ -18,6 +18,22 @@ const UNDER_PRESSURE = {
   ),
 }
 
+const CANARY = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    enabled: { type: 'boolean' },
+    window: DURATION,
+    minRequests: { type: 'integer', minimum: 1 },
+    share: SHARE,
+    maxErrorRatio: { type: 'number', minimum: 0, maximum: 1 },
+    maxErrorRatioVsOld: { type: 'number', minimum: 1 },
+    maxLatencyRatio: { type: 'number', minimum: 1 },
+    minLatency: DURATION,
+    check: { type: 'string', pattern: '^https?://' },
+  },
+}
+
 function schemaOf(kind: KeyKind): object {
   switch (kind) {
     case 'addresses': return ADDRESSES
@@ -30,6 +46,7 @@ function schemaOf(kind: KeyKind): object {
     case 'object': return UNDER_PRESSURE
     case 'fastify': return FASTIFY_OPTIONS_SCHEMA
     case 'share': return SHARE
+    case 'canary': return CANARY
   }
 }
 
@@ -69,7 +86,7 @@ function describe(err: ErrorObject, where: string, prefix: string, value: unknow
   const kind = (ConfigKeys as Record<string, { kind: string }>)[key]?.kind
   const detail = err.keyword !== 'anyOf' ? err.message
     : kind === 'bytes' ? 'must be a number of bytes or a size like "512MB"'
-      : kind === 'share' ? 'must be a number of workers or a percentage like "50%"'
+      : kind === 'share' || key === 'canary/share' ? 'must be a number of workers or a percentage like "50%"'
         : 'must be a number of seconds (30) or a number with one unit and no space: "500ms", "30s", "5m", "1h"'
   return new SmoothError('SMOOTH_CONFIG_INVALID', `"${path}" ${detail}, not ${JSON.stringify(valueAt(value, err.instancePath))} (in ${where})`)
 }
@@ -77,6 +94,12 @@ function describe(err: ErrorObject, where: string, prefix: string, value: unknow
 /** Validates one layer of settings; throws a SmoothError naming the key and where it came from. */
 export function checkSettings(value: unknown, where: string, prefix = '', coerce = false): void {
   const validate = validator(coerce)
+  // A check function (given in code) is not JSON: the schema checks the rest of the section.
+  const canary = (value as { canary?: { check?: unknown } } | undefined)?.canary
+  if (canary && typeof canary.check === 'function') {
+    const { check: _fn, ...rest } = canary
+    value = { ...(value as object), canary: rest }
+  }
   if (!validate(value)) throw describe(validate.errors![0]!, where, prefix, value)
   const fastify = (value as { fastify?: Record<string, unknown> }).fastify
   if (fastify) checkFastifyOptions(fastify, `${prefix}fastify in ${where}`)

@@ -12,6 +12,8 @@ export interface CarriedCounters {
   recycles?: Record<string, number>
   /** The last rollout of each kind: when it finished, whether it succeeded, how long it took. */
   last?: Record<string, { at: number; success: number; seconds: number }>
+  /** Canaries by `kind/result` (started, promoted, rolled_back). */
+  canaries?: Record<string, number>
 }
 
 /**
@@ -22,7 +24,8 @@ export class PrimaryMetrics {
   readonly registry = new Registry()
   readonly generation: Gauge
   readonly workers: Gauge<'state'>
-  readonly rollouts: Counter<'kind' | 'result'>
+  readonly rollouts: Counter<'kind' | 'result' | 'reason'>
+  readonly canaries: Counter<'kind' | 'result'>
   readonly rolloutDuration: Histogram<'kind'>
   readonly lastRolloutTime: Gauge<'kind'>
   readonly lastRolloutSuccess: Gauge<'kind'>
@@ -33,7 +36,7 @@ export class PrimaryMetrics {
   readonly channelRefused: Counter
   readonly timeouts: Counter
   readonly recycles: Counter<'reason'>
-  private readonly carried: Required<CarriedCounters> = { rollouts: {}, crashes: 0, drainsForced: 0, channelRefused: 0, timeouts: 0, recycles: {}, last: {} }
+  private readonly carried: Required<CarriedCounters> = { rollouts: {}, crashes: 0, drainsForced: 0, channelRefused: 0, timeouts: 0, recycles: {}, last: {}, canaries: {} }
 
   constructor(workerStates: () => Record<string, number>) {
     collectDefaultMetrics({ register: this.registry, prefix: 'smooth_primary_' })
@@ -43,7 +46,8 @@ export class PrimaryMetrics {
       name: 'smooth_workers', help: 'worker processes by state', labelNames: ['state'], registers,
       collect() { for (const [state, n] of Object.entries(workerStates())) this.set({ state }, n) },
     })
-    this.rollouts = new Counter({ name: 'smooth_rollouts_total', help: 'rollouts by kind and result', labelNames: ['kind', 'result'], registers })
+    this.rollouts = new Counter({ name: 'smooth_rollouts_total', help: 'rollouts by kind and result (rolled_back: a canary judged bad, with its reason)', labelNames: ['kind', 'result', 'reason'], registers })
+    this.canaries = new Counter({ name: 'smooth_canaries_total', help: 'canary rollouts by kind and result: started, promoted, rolled_back (Grafana annotates them)', labelNames: ['kind', 'result'], registers })
     this.rolloutDuration = new Histogram({ name: 'smooth_rollout_duration_seconds', help: 'rollout duration', labelNames: ['kind'], buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300], registers })
     this.lastRolloutTime = new Gauge({ name: 'smooth_last_rollout_timestamp_seconds', help: 'when the last rollout of a kind finished', labelNames: ['kind'], registers })
     this.lastRolloutSuccess = new Gauge({ name: 'smooth_last_rollout_success', help: '1 if the last rollout of a kind succeeded, 0 if it failed', labelNames: ['kind'], registers })
@@ -55,14 +59,22 @@ export class PrimaryMetrics {
     this.timeouts = new Counter({ name: 'smooth_worker_timeouts_total', help: 'workers killed because their event loop stopped answering (workerTimeout)', registers })
     this.recycles = new Counter({ name: 'smooth_worker_recycles_total', help: 'workers replaced for a limit: memory (maxWorkerMemory), pressure (under-pressure memory limit), requests, age', labelNames: ['reason'], registers })
     for (const kind of ['reload', 'restart']) for (const result of ['success', 'failure']) this.rollouts.inc({ kind, result }, 0)
+    for (const kind of ['reload', 'restart']) for (const result of ['started', 'promoted', 'rolled_back']) this.canaries.inc({ kind, result }, 0)
     for (const reason of ['memory', 'pressure', 'requests', 'age']) this.recycles.inc({ reason }, 0)
   }
 
-  rollout(kind: string, result: 'success' | 'failure', seconds: number): void {
-    this.rollouts.inc({ kind, result })
-    this.carried.rollouts[`${kind}/${result}`] = (this.carried.rollouts[`${kind}/${result}`] ?? 0) + 1
+  /** A rollout's end; a canary's rollback is `rolled_back` with its reason (canary_errors, …). */
+  rollout(kind: string, result: 'success' | 'failure' | 'rolled_back', seconds: number, reason?: string): void {
+    this.rollouts.inc(reason ? { kind, result, reason } : { kind, result })
+    const key = reason ? `${kind}/${result}/${reason}` : `${kind}/${result}`
+    this.carried.rollouts[key] = (this.carried.rollouts[key] ?? 0) + 1
     this.rolloutDuration.observe({ kind }, seconds)
     this.setLast(kind, { at: Date.now() / 1000, success: result === 'success' ? 1 : 0, seconds })
+  }
+
+  canary(kind: string, result: 'started' | 'promoted' | 'rolled_back'): void {
+    this.canaries.inc({ kind, result })
+    this.carried.canaries[`${kind}/${result}`] = (this.carried.canaries[`${kind}/${result}`] ?? 0) + 1
   }
 
   private setLast(kind: string, last: { at: number; success: number; seconds: number }): void {
@@ -86,8 +98,8 @@ export class PrimaryMetrics {
   /** Starts from the predecessor's values. */
   seed(c: CarriedCounters): void {
     for (const [key, n] of Object.entries(c.rollouts)) {
-      const [kind, result] = key.split('/') as [string, string]
-      this.rollouts.inc({ kind, result }, n)
+      const [kind, result, reason] = key.split('/') as [string, string, string | undefined]
+      this.rollouts.inc(reason ? { kind, result, reason } : { kind, result }, n)
       this.carried.rollouts[key] = (this.carried.rollouts[key] ?? 0) + n
     }
     if (c.crashes) { this.crashes.inc(c.crashes); this.carried.crashes += c.crashes }
@@ -95,6 +107,11 @@ export class PrimaryMetrics {
     if (c.channelRefused) { this.channelRefused.inc(c.channelRefused); this.carried.channelRefused += c.channelRefused }
     if (c.timeouts) { this.timeouts.inc(c.timeouts); this.carried.timeouts += c.timeouts }
     for (const [reason, n] of Object.entries(c.recycles ?? {})) { this.recycles.inc({ reason }, n); this.carried.recycles[reason] = (this.carried.recycles[reason] ?? 0) + n }
+    for (const [key, n] of Object.entries(c.canaries ?? {})) {
+      const [kind, result] = key.split('/') as [string, string]
+      this.canaries.inc({ kind, result }, n)
+      this.carried.canaries[key] = (this.carried.canaries[key] ?? 0) + n
+    }
     for (const [kind, last] of Object.entries(c.last ?? {})) if (!this.carried.last[kind]) this.setLast(kind, last)
   }
 }

@@ -65,6 +65,11 @@ export class WorkerCounts {
     this.peer = undefined
   }
 
+  /** The other generation's own counts now (a restart's canary compares with them); [] without one. */
+  async peerCounts(): Promise<MetricsJson> {
+    return (await this.peer?.ask(this.peerWaitMs)) ?? []
+  }
+
   /** The dumps one scrape sums: gone workers, the other generation, the live workers. */
   async forScrape(): Promise<MetricsJson[]> {
     const { gone, workers, peer } = await this.parts(true)

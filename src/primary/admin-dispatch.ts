@@ -7,6 +7,7 @@ import type { RolloutRecord } from './rollout.js'
 import type { Primary } from './context.js'
 import { readiness, statusOf } from './status.js'
 import { startRollout, startScale } from './start-rollout.js'
+import { parseCanaryArg } from './canary-request.js'
 
 export interface ControlAnswer { status: number; body: unknown }
 
@@ -69,7 +70,7 @@ export async function handleControl(p: Primary, command: ControlCommand, args: R
       try {
         const exe = args.newExeFilePath || undefined
         if (command === 'restart' && exe) checkAllowed(exe, p.config?.process.adminExeAllowList ?? [])
-        started = startRollout(p, command, 'admin', exe, wait && requester ? { requester, beforeRequesterDrains: early! } : {})
+        started = startRollout(p, command, 'admin', exe, wait && requester ? { requester, beforeRequesterDrains: early! } : {}, parseCanaryArg(args.canary))
       } catch (err) {
         return failure(err)
       }

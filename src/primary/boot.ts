@@ -12,6 +12,7 @@ import type { SignalActions } from './signals.js'
 import type { Primary } from './context.js'
 import { startAfterPredecessor } from './upgrade/new-side.js'
 import { createPool } from './pool-setup.js'
+import { canaryReasonOf } from './canary-request.js'
 
 /**
  * What this process was born with: a successor's status channel to its predecessor, and the sockets
@@ -71,7 +72,8 @@ export async function boot(p: Primary, birth: Birth, onSignal: SignalActions): P
     if (birth.predecessor) await startAfterPredecessor(p, birth.predecessor)
     else await pool.startAll()
   } catch (err) {
-    fatal(new SmoothError('SMOOTH_WORKERS_NEVER_READY', (err as Error).message))
+    // A restart's canary rolled back: its code is the reason the old generation records.
+    fatal(canaryReasonOf((err as SmoothError).code) ? err : new SmoothError('SMOOTH_WORKERS_NEVER_READY', (err as Error).message))
   }
   if (config.process.adminAddress) {
     try {

@@ -10,6 +10,7 @@ import type { SmoothError } from '../errors.js'
  */
 const PRIMARY_SETTINGS = {
   workers: 'workers',
+  canary: 'canary',
   graceful: 'graceful',
   gracefulTimeoutMs: 'gracefulTimeout',
   gracefulShutdownTimeoutMs: 'gracefulShutdownTimeout',

@@ -23,6 +23,7 @@ import { Upgrade } from './upgrade/state.js'
 import { handleControl } from './admin-dispatch.js'
 import { publishState } from './status.js'
 import { startRollout, startScale } from './start-rollout.js'
+import type { CanaryRequest } from './canary-request.js'
 import { boot, type Birth } from './boot.js'
 
 /**
@@ -128,9 +129,9 @@ export function createPrimaryRuntime(): RuntimeHooks {
   }
 
   // async: a refusal becomes a rejected promise, never a throw inside a signal handler.
-  const reload = async (reason: string): Promise<RolloutRecord> => startRollout(p, 'reload', reason).done
-  const restart = async (newExeFilePath: string | undefined, reason: string): Promise<RolloutRecord> =>
-    startRollout(p, 'restart', reason, newExeFilePath).done
+  const reload = async (reason: string, canary?: CanaryRequest): Promise<RolloutRecord> => startRollout(p, 'reload', reason, undefined, {}, canary).done
+  const restart = async (newExeFilePath: string | undefined, reason: string, canary?: CanaryRequest): Promise<RolloutRecord> =>
+    startRollout(p, 'restart', reason, newExeFilePath, {}, canary).done
 
   function shutdown(reason: string): Promise<void> {
     if (stopping) {
@@ -184,8 +185,8 @@ export function createPrimaryRuntime(): RuntimeHooks {
       return bootPromise
     },
     shutdown: () => shutdown('api'),
-    reload: () => reload('api'),
-    restart: (newExeFilePath?: string) => restart(newExeFilePath, 'api'),
+    reload: (opts) => reload('api', opts?.canary),
+    restart: (newExeFilePath, opts) => restart(newExeFilePath, 'api', opts?.canary),
     wait: () => done,
   }
 }

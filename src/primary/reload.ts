@@ -13,6 +13,8 @@ export interface ReloadOptions {
   /** A worker holding a wait=1 request: replaced last, and told just before it drains. */
   requester?: WorkerSlot
   beforeRequesterDrains?: (rec: RolloutRecord) => void
+  /** Runs a canary first (canary-reload.ts): its workers, once promoted, replace the first old ones. */
+  canary?: () => Promise<WorkerSlot[]>
 }
 
 /**
@@ -29,9 +31,11 @@ export async function rollingReload(pool: WorkerPool, rec: RolloutRecord, opts: 
   rec.progress.total = live.length
   const booting = new Set<WorkerSlot>()
   let failure: Error | undefined
+  // A canary that is rolled back throws here: nothing else has changed.
+  const promoted = opts.canary ? await opts.canary() : []
 
   const replace = async (old: WorkerSlot): Promise<void> => {
-    const fresh = pool.fork(opts.settleMs)
+    const fresh = promoted.shift() ?? pool.fork(opts.settleMs)
     booting.add(fresh)
     rec.progress.step = `starting ${booting.size} new worker(s)`
     try {

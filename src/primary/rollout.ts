@@ -1,4 +1,6 @@
 import { SmoothError } from '../errors.js'
+import type { CanaryView } from './canary-run.js'
+import type { CanarySettings } from './canary.js'
 
 export type RolloutKind = 'reload' | 'restart' | 'scale'
 export type RolloutResult = 'success' | 'failure'
@@ -13,6 +15,10 @@ export interface RolloutRecord {
   error?: { code: string; message: string }
   /** Workers rolled so far, of how many. */
   progress: { done: number; total: number; step: string }
+  /** A canary rollout: its live figures beside the old workers', then its decision (canary-run.ts). */
+  canary?: CanaryView
+  /** A restart's canary settings, for the new generation that runs it (a check function stays behind). */
+  canaryAsked?: CanarySettings
 }
 
 const HISTORY = 20

@@ -8,6 +8,8 @@ import type { RolloutRecord } from './rollout.js'
 import type { WorkerSlot } from './workers.js'
 import type { Primary, RequesterHooks } from './context.js'
 import { handOver, restoreService, retire } from './upgrade/old-side.js'
+import { reloadCanary } from './canary-reload.js'
+import { canaryFor, canaryReasonOf, type CanaryRequest } from './canary-request.js'
 
 type Started = { rec: RolloutRecord; done: Promise<RolloutRecord> }
 
@@ -33,13 +35,17 @@ function beginRollout(p: Primary, kind: 'reload' | 'restart', reason: string): R
  * when it has finished. Refusals (graceful off, another rollout running, a bad path) throw here,
  * before anything changes.
  */
-export function startRollout(p: Primary, kind: 'reload' | 'restart', reason: string, newExeFilePath?: string, hooks: RequesterHooks = {}): Started {
+export function startRollout(p: Primary, kind: 'reload' | 'restart', reason: string, newExeFilePath?: string, hooks: RequesterHooks = {}, canaryRequest?: CanaryRequest): Started {
   const { log, config, counters } = p
   let rec: RolloutRecord
   let plan: LaunchPlan | undefined
+  let canary: ReturnType<typeof canaryFor>
   try {
     if (kind === 'restart') plan = planLaunch(newExeFilePath)
+    if (config) canary = canaryFor(config.process.canary, canaryRequest)
     rec = beginRollout(p, kind, reason)
+    // A restart's canary is run by the new generation: it reads the settings off the record.
+    if (canary && kind === 'restart') rec.canaryAsked = canary
   } catch (err) {
     log.warn({ reason, code: (err as SmoothError).code }, `${kind} refused: ${(err as Error).message}`)
     p.lastRefused = { kind, code: (err as SmoothError).code ?? 'ERROR', message: (err as Error).message, at: Date.now() }
@@ -51,7 +57,12 @@ export function startRollout(p: Primary, kind: 'reload' | 'restart', reason: str
   if (kind === 'reload') noteSettingsForRestart(log, config, p.started.map((s) => ({ name: s.name, settings: s.settings })), startDir(p.launch))
   const run = plan
     ? handOver(p, plan, rec, hooks).then(() => { setImmediate(() => void retire(p)) })
-    : rollingReload(pool, rec, { surge: proc.surge, readyTimeoutMs: proc.readyTimeoutMs, gracefulTimeoutMs: proc.gracefulTimeoutMs, settleMs: p.timings.workerSettleMs, log, ...hooks })
+    : rollingReload(pool, rec, { surge: proc.surge, readyTimeoutMs: proc.readyTimeoutMs, gracefulTimeoutMs: proc.gracefulTimeoutMs, settleMs: p.timings.workerSettleMs, log, ...hooks,
+      canary: canary && (() => {
+        p.metrics.canary(kind, 'started')
+        return reloadCanary(pool, rec, { settings: canary!, settleMs: p.timings.workerSettleMs, readyTimeoutMs: proc.readyTimeoutMs, gracefulTimeoutMs: proc.gracefulTimeoutMs,
+          stopped: () => p.stopRequested(), decided: (d) => p.metrics.canary(kind, d.result), log })
+      }) })
       .then(() => { counters.reloads++ })
   const done = run.then(() => {
     p.rollouts.finish(rec)
@@ -63,7 +74,8 @@ export function startRollout(p: Primary, kind: 'reload' | 'restart', reason: str
     counters.rolloutFailures++
     p.rollouts.finish(rec, err)
     p.publishState()
-    p.metrics.rollout(kind, 'failure', (rec.durationMs ?? 0) / 1000)
+    const canaryReason = canaryReasonOf((err as SmoothError).code)
+    p.metrics.rollout(kind, canaryReason ? 'rolled_back' : 'failure', (rec.durationMs ?? 0) / 1000, canaryReason)
     log.error({ rollout: rec.id, kind, code: (err as SmoothError).code }, `${kind === 'restart' ? 'server restarts' : 'reload'} failed: ${(err as Error).message}`)
     // A failed restart restores what it let go of (upgrade/old-side.ts); a failed reload refills.
     if (plan) restoreService(p)

@@ -21,6 +21,7 @@ export const SuccessorShapes: Shapes = {
   workerDied: { workerPid: 'number', code: 'number|null' },
   ready: {},
   failed: { code: 'string', message: 'string' },
+  canary: { view: 'object' },
   ...Metrics,
 }
 

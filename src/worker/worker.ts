@@ -8,7 +8,7 @@ import { resolveConfig, loadTls, type ResolvedConfig } from '../config/resolve.j
 import type { MetricsJson } from '../metrics/primary-metrics.js'
 import type { ControlCommand, ControlReplyMessage, FromWorker, ToWorker, WorkerStats } from '../protocol.js'
 import { isSmoothMessage, send as sendTagged, ReplyRouter, WorkerForwardedSignals, ScaleSignals, type Unsent } from '../wire.js'
-import type { RuntimeHooks, Server } from '../server.js'
+import type { RolloutOptions, RuntimeHooks, Server } from '../server.js'
 import { buildApp } from './app.js'
 import { ConnectionTracker } from './connections.js'
 import { FramedSocket } from './h2-frames.js'
@@ -274,8 +274,14 @@ export function createWorkerRuntime(): RuntimeHooks {
     async shutdown() {
       await adminContext.control('shutdown', {})
     },
-    reload: () => adminContext.control('reload', {}),
-    restart: (newExeFilePath?: string) => adminContext.control('restart', { newExeFilePath }),
+    // A check function cannot travel to the primary: settings travel as JSON (functions dropped).
+    reload: (opts) => adminContext.control('reload', canaryArg(opts)),
+    restart: (newExeFilePath?: string, opts?) => adminContext.control('restart', { newExeFilePath, ...canaryArg(opts) }),
     wait: () => new Promise<void>(() => {}),
   }
+}
+
+function canaryArg(opts: RolloutOptions | undefined): { canary?: string } {
+  const c = opts?.canary
+  return c === undefined ? {} : { canary: typeof c === 'boolean' ? (c ? '1' : '0') : JSON.stringify(c) }
 }

@@ -6,6 +6,8 @@ import type { RolloutRecord } from '../rollout.js'
 import type { Primary, RequesterHooks } from '../context.js'
 import type { Timer } from '../os.js'
 import { successorFailure } from '../rollback-reason.js'
+import { canaryFrame } from '../canary-restart.js'
+import type { CanaryView } from '../canary-run.js'
 
 /** The old side's end of the status channel (status-channel.ts's StatusServer; a fake in unit tests). */
 export interface SuccessorChannel extends EventEmitter {
@@ -88,6 +90,11 @@ export function handshake(p: Primary, channel: SuccessorChannel, child: Generati
           }, Math.max(timings.workerSettleMs, timings.settleMs - watchedFor))
           return
         }
+        case 'canary':
+          // The new generation's canary is being watched: its figures are the restart's news.
+          nextStep('the canary\'s next figures')
+          canaryFrame(rec, frame.view as CanaryView, p.metrics)
+          return
         case 'workerDied':
           fail(new SmoothError('SMOOTH_SUCCESSOR_WORKER_DIED', child.pid, `worker ${frame.workerPid}, exit code ${frame.code}`))
           return

@@ -2,6 +2,7 @@ import type { EventEmitter } from 'node:events'
 import type { PredecessorFrame, SuccessorFrame } from '../../protocol.js'
 import type { WorkerSlot } from '../workers.js'
 import type { Primary } from '../context.js'
+import { restartCanary } from '../canary-restart.js'
 
 /** The new side's end of the status channel (status-channel.ts's StatusClient; a fake in unit tests). */
 export interface PredecessorChannel extends EventEmitter {
@@ -61,6 +62,11 @@ export async function startAfterPredecessor(p: Primary, channel: PredecessorChan
     // The one place a restart is counted: by the generation it made.
     p.counters.restarts++
     upgrade.welcomed()
+    // A canary first (canary-restart.ts): promoted, its workers are the first ones of the lanes below.
+    const asked = rollouts.current?.canaryAsked
+    const promoted = asked ? await restartCanary(pool, rollouts.current, { asked, own: cfg.canary.settings, channel, workerCounts,
+      settleMs: timings.workerSettleMs, readyTimeoutMs: cfg.readyTimeoutMs, gracefulTimeoutMs: cfg.gracefulTimeoutMs,
+      stopped: () => p.stopRequested(), metrics: p.metrics, log: p.log }) : []
     // `surge` lanes side by side, each starting one worker and waiting for an old one to retire
     // before its next: both generations together never run more than N + surge workers.
     let toStart = pool.size
@@ -70,7 +76,7 @@ export async function startAfterPredecessor(p: Primary, channel: PredecessorChan
         // Told to stop while starting (the old generation was told first): no more workers.
         if (p.stopRequested()) return
         toStart--
-        const slot = pool.fork(timings.workerSettleMs)
+        const slot = promoted.shift() ?? pool.fork(timings.workerSettleMs)
         await pool.whenAccepting(slot, cfg.readyTimeoutMs)
         channel.send({ t: 'workerReady', workerPid: slot.pid })
         if (rollouts.current) {
