@@ -35,7 +35,7 @@ test('judge: 3 × slower rolls back for latency whatever the buckets (mean is ex
     const d = judge(counts(300, base * 3), counts(900, base), s)
     assert.equal(d.reason, 'canary_latency', `${base} ms -> ${base * 3} ms: ${d.why}`)
   }
-  assert.equal(judge(counts(300, 1.5), counts(900, 0.5), s).result, 'promoted', 'below minLatency (10 ms)')
+  assert.equal(judge(counts(300, 1.5), counts(900, 0.5), s).result, 'promoted', 'below minLatency (25 ms)')
   assert.equal(judge(counts(300, 22), counts(900, 20), s).result, 'promoted')
 })
 
