@@ -15,8 +15,10 @@ import { groupPids } from '../test/helpers/group.js'
 import { reconnectingClients } from '../test/helpers/long-lived.js'
 import { httpsKeepAliveLoad, http2Load, selfSignedCertificate, type TlsLoadResult } from '../test/helpers/tls-load.js'
 import { machine } from './machine.js'
+import { keepAliveFleet } from '../test/helpers/keepalive.js'
 
 const restarts = Number(process.env.SOAK_RESTARTS ?? 200)
+const keepAlive = Number(process.env.SOAK_KEEPALIVE ?? 50)
 
 interface Sample { processes: number; fds: number; rssMiB: number; anchorFds: number; anchorRssMiB: number }
 
@@ -62,6 +64,8 @@ try {
   const port = portOf('default')
   const clients = reconnectingClients(port, { ws: 4, sse: 4 })
   const load = steadyLoad(`http://127.0.0.1:${port}/`, { concurrency: 2, maxMs: 3_600_000, maxRequests: 10_000_000 })
+  // Plain keep-alive clients, one request a second each: their connections are handed over (issue 15).
+  const fleet = keepAliveFleet(port, keepAlive, 1000)
   // Light TLS loads: keep-alive connections and HTTP/2 streams in flight at every restart.
   const idle = { result: { ok: 0, failed: {}, refused: 0 }, stop: async () => ({ ok: 0, failed: {}, refused: 0 }) }
   const https = withTls ? httpsKeepAliveLoad(`https://127.0.0.1:${portOf('https')}`, { connections: 4, maxMs: 3_600_000 }) : idle
@@ -78,6 +82,9 @@ try {
   const after = await settled(p.pid)
   await clients.stop()
   const result = await load.stop()
+  const fleetRecords = await fleet.stop()
+  const fleetOk = fleetRecords.reduce((a, r) => a + r.pids.length, 0)
+  const fleetFailed = fleet.failures().length
   const httpsResult = await https.stop()
   const h2Result = await h2.stop()
   const failedTls = (r: TlsLoadResult) => Object.values(r.failed).reduce((a, b) => a + b, 0)
@@ -87,7 +94,7 @@ try {
 ## Soak: ${restarts} restarts in a row with long-lived connections
 
 Command: \`SOAK_RESTARTS=${restarts} npm run soak\` (${new Date().toISOString().slice(0, 10)}; ${machine()}).
-Plain HTTP load (2 loops, a new connection per request), HTTPS/1.1 (4 keep-alive connections) and
+Plain HTTP load (2 loops, a new connection per request), ${keepAlive} plain HTTP/1.1 keep-alive clients (a request a second each; connection hand-off on, the default), HTTPS/1.1 (4 keep-alive connections) and
 HTTP/2 (2 sessions × 4 streams) loads on two more servers of the same process, plus 4 WebSocket and 4
 SSE clients that reconnect whenever they are told to (1012 / retry). RSS counts memory V8 has not handed back to the
 system: a leak shows as growth of the collected heap (checked apart with --expose-gc: flat). Measured
@@ -102,14 +109,15 @@ ${row('RSS MiB, whole tree', (s) => s.rssMiB, 1)}
 ${row('RSS MiB, anchor', (s) => s.anchorRssMiB, 1)}
 
 ${restarts} restarts in ${seconds.toFixed(0)} s (${(seconds / restarts).toFixed(2)} s each, to the old generation's exit).
-Plain HTTP: ${result.ok} answered, **${result.failed} failed**. HTTPS keep-alive: ${httpsResult.ok} answered,
+Plain HTTP: ${result.ok} answered, **${result.failed} failed**. Plain keep-alive: ${fleetOk} answered, **${fleetFailed} failed**, ${fleet.reconnects()} reconnects
+(connections closed by the server) over the ${restarts + 3} restarts. HTTPS keep-alive: ${httpsResult.ok} answered,
 **${failedTls(httpsResult)} failed**${causes(httpsResult)}. HTTP/2: ${h2Result.ok} answered, **${failedTls(h2Result)} failed**${causes(h2Result)}
 (${h2Result.refused} refused unsent by the client after a GOAWAY and retried). Long-lived clients: ${clients.reconnects()} reconnects,
 ${clients.failures.length} failures${clients.failures.length ? ` (${[...new Set(clients.failures)].slice(0, 3).join('; ')})` : ''}.
 <!-- /soak -->
 `
   console.log(md)
-  if (result.failed > 0 || failedTls(httpsResult) > 0 || failedTls(h2Result) > 0 || clients.failures.length > 0 || after.processes !== before.processes || after.anchorFds > before.anchorFds) process.exitCode = 1
+  if (result.failed > 0 || fleetFailed > 0 || failedTls(httpsResult) > 0 || failedTls(h2Result) > 0 || clients.failures.length > 0 || after.processes !== before.processes || after.anchorFds > before.anchorFds) process.exitCode = 1
 } finally {
   p.kill()
   rmSync(certDir, { recursive: true, force: true })

@@ -16,6 +16,10 @@
  *   worker  --pong{stats}------------------------------------> primary (answered from its event loop:
  *                                                                        silence means it is stuck)
  *   worker  --signal{signal}---------------------------------> primary (a signal sent to the worker)
+ *   worker  --handOff{id, server} + connection handle--------> primary (draining: an idle keep-alive
+ *   primary --adopt{id, server} + connection handle----------> worker   connection moves to a ready
+ *   worker  --adopted{id, ok}--------------------------------> primary  worker; in a restart through the
+ *   primary --handedOff{id, outcome}-------------------------> worker   anchor: worker/handoff.ts)
  *
  * The listening sockets stay open in the primary the whole time; a worker accepts from its own
  * duplicate of each, so there is no per-connection message at all (see primary/listeners.ts).
@@ -33,7 +37,16 @@ export type ControlCommand = 'shutdown' | 'reload' | 'restart' | 'status' | 'met
 // primary -> worker
 export interface ListenMessage extends Tagged { act: 'listen'; listener: number }
 export interface AcceptMessage extends Tagged { act: 'accept' }
-export interface DrainMessage extends Tagged { act: 'drain'; timeoutMs: number }
+/** `handOff`: pass idle keep-alive connections to ready workers (a rollout), rather than close them (a shutdown). */
+export interface DrainMessage extends Tagged { act: 'drain'; timeoutMs: number; handOff?: boolean }
+/** An idle keep-alive connection handed over by a draining worker: serve it as `server`'s. `id` is the hop's own. */
+export interface AdoptMessage extends Tagged { act: 'adopt'; id: number; server: string }
+/**
+ * What became of a handed connection: 'adopted' (a ready worker serves it), 'refused' (every other copy
+ * is closed unread: the sender may serve it again), 'unknown' (no answer in time: the sender only closes its copy).
+ */
+export type HandOffOutcome = 'adopted' | 'refused' | 'unknown'
+export interface HandedOffMessage extends Tagged { act: 'handedOff'; id: number; outcome: HandOffOutcome }
 export interface ControlReplyMessage extends Tagged {
   act: 'controlReply'; ack: number
   ok: boolean; status: number; body: unknown
@@ -45,6 +58,7 @@ export interface PauseMessage extends Tagged { act: 'pause' }
 /** The heartbeat: answered with `pong` by the worker's event loop (see primary/watchdog.ts). */
 export interface PingMessage extends Tagged { act: 'ping' }
 export type ToWorker = ListenMessage | AcceptMessage | DrainMessage | ControlReplyMessage | StatsRequest | MetricsRequest | PauseMessage | PingMessage
+  | AdoptMessage | HandedOffMessage
 
 // worker -> primary
 export interface ReadyMessage extends Tagged { act: 'ready' }
@@ -54,7 +68,15 @@ export interface ControlMessage extends Tagged {
   args: Record<string, string | undefined>
 }
 /** `metrics`: the worker's final registry dump, so its counts outlive it (see metrics/ledger.ts). */
-export interface DrainedMessage extends Tagged { act: 'drained'; forced: number; metrics?: MetricsJson }
+export interface DrainedMessage extends Tagged {
+  act: 'drained'; forced: number; metrics?: MetricsJson
+  /** Connections handed to another worker, and closed (by reason), during this drain. */
+  handedOver?: number; closed?: Record<string, number>
+}
+/** A draining worker passes an idle keep-alive connection of `server` with this message. */
+export interface HandOffMessage extends Tagged { act: 'handOff'; id: number; server: string }
+/** `ok: false`: not adopted, and the receiver's copy is closed unread. */
+export interface AdoptedMessage extends Tagged { act: 'adopted'; id: number; ok: boolean }
 export interface WorkerStats { connections: number; inflight: number; rss: number; heapUsed: number }
 /** `requests`: answered so far (counted only when maxWorkerRequests is set, else 0). */
 export interface PongMessage extends Tagged { act: 'pong'; stats: WorkerStats; requests: number }
@@ -65,6 +87,7 @@ export interface PressureMessage extends Tagged { act: 'pressure'; under: boolea
 /** A signal the worker received, for the primary to act on as if sent to it. */
 export interface SignalMessage extends Tagged { act: 'signal'; signal: (typeof WorkerForwardedSignals)[number] }
 export type FromWorker = MetricsReply | StatsReply | ReadyMessage | AcceptingMessage | ControlMessage | DrainedMessage | PressureMessage | PongMessage | SignalMessage
+  | HandOffMessage | AdoptedMessage
 
 /**
  * Status channel between a successor primary and the generation before it: newline-delimited JSON
@@ -96,7 +119,7 @@ export type SuccessorFrame =
 
 export type PredecessorFrame =
   | { t: 'welcome'; counters: Counters; history: RolloutRecord[]; restart?: RolloutRecord }
-  | { t: 'retired'; workerPid: number | null }
+  | { t: 'retired'; workerPid: number | null; connections?: { handedOver: number; closed: Record<string, number> } }
   | { t: 'handover'; metrics?: MetricsJson }
   | MetricsFrame
 
@@ -120,10 +143,19 @@ export interface FdMessage extends Tagged { act: 'fd'; key: string }
 export interface HandoverNotice extends Tagged { act: 'handover'; toPid: number }
 /** The first primary's resolved settings the anchor needs: the pid file (written, with the anchor's pid) and the log level. */
 export interface ConfigNotice extends Tagged { act: 'config'; pidFile?: string; logLevel: string }
-export type ToAnchor = SpawnRequest | FdMessage | HandoverNotice | ConfigNotice
+/**
+ * A restart's connection hand-off: the old primary passes a connection handle for its successor
+ * (`toPid`), which answers with `relayConnAck` for the old one (`toPid` again): the anchor relays both.
+ */
+export interface RelayConn extends Tagged { act: 'relayConn'; toPid: number; id: number; server: string }
+export interface RelayConnAck extends Tagged { act: 'relayConnAck'; toPid: number; id: number; outcome: HandOffOutcome }
+export type ToAnchor = SpawnRequest | FdMessage | HandoverNotice | ConfigNotice | RelayConn | RelayConnAck
 
 export interface SpawnedReply extends Tagged { act: 'spawned'; ack: number; pid: number }
 export interface SpawnFailedReply extends Tagged { act: 'spawnFailed'; ack: number; message: string }
 /** `spawn`: the sequence number of the spawn request that started it. */
 export interface ChildExitNotice extends Tagged { act: 'childExit'; spawn: number; pid: number; code: number | null; signal: string | null }
-export type FromAnchor = SpawnedReply | SpawnFailedReply | ChildExitNotice
+/** A connection handle relayed from the previous generation's primary (`fromPid`), and the answer to one we sent. */
+export interface ConnNotice extends Tagged { act: 'conn'; fromPid: number; id: number; server: string }
+export interface ConnAckNotice extends Tagged { act: 'connAck'; id: number; outcome: HandOffOutcome }
+export type FromAnchor = SpawnedReply | SpawnFailedReply | ChildExitNotice | ConnNotice | ConnAckNotice

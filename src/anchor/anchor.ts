@@ -79,6 +79,27 @@ export function createAnchorRuntime(): RuntimeHooks {
           log.level = msg.logLevel
           if (msg.pidFile) pidFile = msg.pidFile
           return
+        case 'relayConn': {
+          // A restart's connection hand-off (primary/handoff.ts): old primary -> successor. Our copy of
+          // the descriptor closes once passed on; a successor that cannot get it is answered for.
+          const conn = handle as { close(): void } | undefined
+          const to = children.get(msg.toPid)
+          const refuse = (): void => { send<FromAnchor>(child, { act: 'connAck', id: msg.id, outcome: 'refused' }) }
+          if (!conn || !to?.connected) {
+            conn?.close()
+            return refuse()
+          }
+          send<FromAnchor>(to, { act: 'conn', fromPid: pid, id: msg.id, server: msg.server }, conn, (err) => {
+            conn.close()
+            if (err) refuse()
+          })
+          return
+        }
+        case 'relayConnAck': {
+          const to = children.get(msg.toPid)
+          if (to) send<FromAnchor>(to, { act: 'connAck', id: msg.id, outcome: msg.outcome })
+          return
+        }
         case 'handover': {
           const next = children.get(msg.toPid)
           if (next) {

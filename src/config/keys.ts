@@ -23,6 +23,7 @@ export const ConfigKeys = {
   gracefulTimeout: { kind: 'duration', scope: 'process', description: 'how long one worker may drain during a rollout before it is forced' },
   gracefulShutdownTimeout: { kind: 'duration', scope: 'process', description: 'how long the whole process may drain on shutdown before it is forced' },
   fullRestart: { kind: 'boolean', scope: 'process', description: 'restart without inheriting sockets: stop accepting, drain, then the new generation binds (connections are refused in between; forced on Windows)' },
+  handOffConnections: { kind: 'boolean', scope: 'process', description: 'a draining worker hands its idle plain-HTTP/1.1 keep-alive connections to a ready worker (the new generation in a restart) instead of closing them (default: true)' },
   readyTimeout: { kind: 'duration', scope: 'process', description: 'how long a new worker may take to become ready before a rollout gives up on it' },
   workers: { kind: 'integer', scope: 'process', description: 'worker processes (default: os.availableParallelism())' },
   surge: { kind: 'share', scope: 'process', description: 'new workers a rollout starts ahead of retiring old ones: a number, or a percentage of `workers` (default: "100%", every worker side by side; 1 replaces one at a time)' },
@@ -84,6 +85,7 @@ export interface ServerSettings {
   gracefulTimeout?: number | string
   gracefulShutdownTimeout?: number | string
   fullRestart?: boolean
+  handOffConnections?: boolean
   readyTimeout?: number | string
   workers?: number
   surge?: number | string

@@ -45,6 +45,8 @@ export interface ResolvedProcess {
   readyTimeoutMs: number
   /** Restart without passing the sockets (Windows, or by choice). */
   fullRestart: boolean
+  /** Idle plain-HTTP/1.1 connections of a draining worker move to a ready worker (worker/handoff.ts). */
+  handOffConnections: boolean
   metrics: boolean
   adminToken?: string
   /** A separate admin listener served by the primary. */
@@ -147,6 +149,7 @@ export function resolveConfig(code: CodeServer[], env = process.env, file?: File
     gracefulShutdownTimeoutMs: toMs(proc.gracefulShutdownTimeout, Defaults.gracefulShutdownTimeoutMs),
     readyTimeoutMs: toMs(proc.readyTimeout, Defaults.readyTimeoutMs),
     fullRestart: proc.fullRestart ?? platform() === 'win32',
+    handOffConnections: proc.handOffConnections ?? true,
     metrics: proc.metrics ?? true,
     logLevel: proc.logLevel ?? Defaults.logLevel,
     adminExeAllowList: list(proc.adminExeAllowList),

@@ -22,6 +22,9 @@ export class WorkerMetrics {
   /** Accept or sampler failures for lack of file descriptors (EMFILE/ENFILE); see worker/fd-exhaustion.ts. */
   readonly fdExhausted: Counter<'where'>
   readonly h2Refused: Counter<'server'>
+  /** Connection hand-off in a drain (worker/handoff.ts): connections passed on, and those closed instead. */
+  readonly handedOver: Counter
+  readonly closedOnDrain: Counter<'reason'>
 
   constructor(private readonly worker: string, inflight: () => number, pressure: () => { eventLoopDelay: number; heapUsed: number; rssBytes: number; eventLoopUtilized: number } | undefined) {
     // Per process, so labelled by worker: summed over workers they would drop whenever one leaves.
@@ -34,6 +37,10 @@ export class WorkerMetrics {
     this.fdExhausted = new Counter({ name: 'smooth_worker_fd_exhausted_total', help: 'accepts and memory samples that failed for lack of file descriptors (EMFILE/ENFILE)', labelNames: ['where'], registers })
     this.fdExhausted.inc({ where: 'accept' }, 0)
     this.h2Refused = new Counter({ name: 'smooth_http2_streams_refused_total', help: 'HTTP/2 streams opened after their session\'s final GOAWAY in a drain: refused (REFUSED_STREAM, safe to retry)', labelNames: ['server'], registers })
+    this.handedOver = new Counter({ name: 'smooth_connections_handed_over_total', help: 'idle keep-alive connections a draining worker handed to a ready worker instead of closing them', registers })
+    this.closedOnDrain = new Counter({ name: 'smooth_connections_closed_on_drain_total', help: 'connections a draining worker closed: idle (after the grace), connection_close (last response said so), deadline (forced), handoff_timeout (no receiver answered in time)', labelNames: ['reason'], registers })
+    this.handedOver.inc(0)
+    for (const reason of ['idle', 'connection_close', 'deadline', 'handoff_timeout']) this.closedOnDrain.inc({ reason }, 0)
     const w = this.worker
     new Gauge({ name: 'smooth_http_requests_in_flight', help: 'requests being answered', labelNames: ['worker'], registers, collect() { this.set({ worker: w }, inflight()) } })
     const p = (name: string, help: string, pick: (x: NonNullable<ReturnType<typeof pressure>>) => number) =>

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { env } from '../env.js'
-import type { FromAnchor, SpawnedReply, SpawnFailedReply, ToAnchor } from '../protocol.js'
+import type { ConnAckNotice, ConnNotice, FromAnchor, HandOffOutcome, SpawnedReply, SpawnFailedReply, ToAnchor } from '../protocol.js'
 import { EnvNames, isSmoothMessage, send, ReplyRouter, type Unsent } from '../wire.js'
 import { timings } from './timings.js'
 import { SmoothError } from '../errors.js'
@@ -25,6 +25,9 @@ export class AnchorLink {
   gone = false
   private readonly pids = new Map<number, number>()
   private readonly goneListeners: Array<() => void> = []
+  /** Connection hand-off in a restart (primary/handoff.ts): a connection from the previous generation, an answer from the next. */
+  onConn: ((msg: ConnNotice, handle: RawHandle | undefined) => void) | undefined
+  onConnAck: ((msg: ConnAckNotice) => void) | undefined
 
   static connect(log: Logger): AnchorLink | undefined {
     if (!process.send || !process.env[EnvNames.anchorPid] || env.role() !== 'primary') return undefined
@@ -32,11 +35,20 @@ export class AnchorLink {
   }
 
   private constructor(private readonly log: Logger) {
-    process.on('message', (msg: unknown) => {
+    process.on('message', (msg: unknown, handle: unknown) => {
       if (!isSmoothMessage<FromAnchor>(msg)) return
       if (msg.act === 'childExit') {
         this.exits.get(msg.spawn)?.({ code: msg.code, signal: msg.signal })
         this.exits.delete(msg.spawn)
+        return
+      }
+      if (msg.act === 'conn') {
+        if (this.onConn) this.onConn(msg, handle as RawHandle | undefined)
+        else (handle as RawHandle | undefined)?.close()
+        return
+      }
+      if (msg.act === 'connAck') {
+        this.onConnAck?.(msg)
         return
       }
       this.spawnReplies.route(msg)
@@ -99,6 +111,15 @@ export class AnchorLink {
         try { process.kill(pid, signal) } catch { /* already gone */ }
       },
     }
+  }
+
+  /** Passes a connection handle to the successor `toPid`; `cb` once written. */
+  relayConn(toPid: number, id: number, server: string, handle: unknown, cb: (err: Error | null) => void): void {
+    send<ToAnchor>(process, { act: 'relayConn', toPid, id, server }, handle, cb)
+  }
+
+  relayConnAck(toPid: number, id: number, outcome: HandOffOutcome): void {
+    this.send({ act: 'relayConnAck', toPid, id, outcome })
   }
 
   handover(toPid: number): void {

@@ -50,6 +50,8 @@ export interface Primary {
   config: ResolvedConfig
   listeners: Listener[]
   pool: WorkerPool | undefined
+  /** Connection hand-off (handoff.ts): where a draining worker's idle connections go; set with the pool. */
+  handOff?: { toSuccessor(pid: number | undefined): void }
   adminServer: AdminServer | undefined
   adminSecret: AdminSecret | undefined
   readonly rollouts: Rollouts

@@ -7,6 +7,7 @@ import { Recycler } from './recycle.js'
 import { dispatchSignal, type SignalActions } from './signals.js'
 import { control } from './admin-dispatch.js'
 import type { Primary } from './context.js'
+import { wireHandOff, addDrainConnections } from './handoff.js'
 
 /** The primary's worker pool, wired to its metrics, its signal actions and the admin's control requests. */
 export function createPool(p: Primary, onSignal: SignalActions): WorkerPool {
@@ -35,7 +36,9 @@ export function createPool(p: Primary, onSignal: SignalActions): WorkerPool {
   pool.on('drained', (slot: WorkerSlot, ms: number) => {
     metrics.drainDuration.observe(ms / 1000)
     metrics.forced(slot.forced)
+    if (p.rollouts.current) addDrainConnections(p.rollouts.current, slot.handOff)
   })
+  p.handOff = wireHandOff(pool, p.anchor, log, config.process.handOffConnections)
   watchWorkers(p, pool, config)
   return pool
 }

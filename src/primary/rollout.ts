@@ -19,6 +19,8 @@ export interface RolloutRecord {
   canary?: CanaryView
   /** A restart's canary settings, for the new generation that runs it (a check function stays behind). */
   canaryAsked?: CanarySettings
+  /** What the drains did with their connections: handed to a ready worker, or closed (by reason). */
+  connections?: { handedOver: number; closed: Record<string, number> }
 }
 
 const HISTORY = 20

@@ -68,7 +68,7 @@ export function startRollout(p: Primary, kind: 'reload' | 'restart', reason: str
     p.rollouts.finish(rec)
     p.publishState()
     p.metrics.rollout(kind, 'success', (rec.durationMs ?? 0) / 1000)
-    log.info({ rollout: rec.id, kind, durationMs: rec.durationMs }, kind === 'reload' ? 'workers reloaded' : 'server restarted')
+    log.info({ rollout: rec.id, kind, durationMs: rec.durationMs, connections: rec.connections }, kind === 'reload' ? 'workers reloaded' : 'server restarted')
     return rec
   }, (err: unknown) => {
     counters.rolloutFailures++

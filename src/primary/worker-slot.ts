@@ -32,6 +32,8 @@ export class WorkerSlot {
   requests = 0
   /** Killed by the primary because it stopped answering ('timeout'), not crashed on its own. */
   killedFor: 'timeout' | undefined
+  /** Connections its drain handed over and closed (by reason), as it reported them. */
+  handOff: { handedOver: number; closed: Record<string, number> } | undefined
   readonly exited: Promise<void>
   private markExited!: () => void
 

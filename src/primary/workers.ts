@@ -45,6 +45,8 @@ export class WorkerPool extends EventEmitter {
   private failures = 0
   private everReady = false
   private replacing = true
+  /** handOffConnections: a rollout's drains hand idle keep-alive connections to ready workers (handoff.ts). */
+  handOff = false
   crashes = 0
   /** Workers killed because they stopped answering (watchdog.ts). */
   timeouts = 0
@@ -108,8 +110,10 @@ export class WorkerPool extends EventEmitter {
       this.opts.log.error({ worker: id, workerPid: slot.pid, timeoutMs: this.opts.readyTimeoutMs }, 'worker not ready in time: killed')
       slot.kill('SIGKILL')
     }, this.opts.readyTimeoutMs)
-    proc.on('message', (msg: unknown) => {
+    proc.on('message', (msg: unknown, handle: unknown) => {
       if (!isSmoothMessage<FromWorker>(msg)) return
+      // Connection hand-off (handoff.ts): a connection handle from a draining worker, an adoption's answer.
+      if (msg.act === 'handOff' || msg.act === 'adopted') return void this.emit(msg.act, slot, msg, handle)
       if (msg.act === 'accepting') {
         os.clearTimeout(readyTimer)
         raisePriority()
@@ -155,6 +159,7 @@ export class WorkerPool extends EventEmitter {
         return
       case 'drained':
         slot.forced = msg.forced
+        slot.handOff = { handedOver: msg.handedOver ?? 0, closed: msg.closed ?? {} }
         this.settleCounts(slot, msg.metrics)
         return
       case 'pong':
@@ -283,6 +288,11 @@ export class WorkerPool extends EventEmitter {
 
   resumeReplacing(): void {
     this.replacing = true
+  }
+
+  /** Whether a drain now hands connections over: not once the pool stops replacing (a shutdown: nothing takes them). */
+  get handOffOnDrain(): boolean {
+    return this.handOff && this.replacing
   }
 
   /** Stops replacing workers that die (shutdown). */

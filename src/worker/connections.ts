@@ -2,6 +2,19 @@ import type { Server as HttpServer, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { isEventStream, endEventStream } from './long-lived.js'
 import { Http2Sessions } from './h2-drain.js'
+import type { Offer } from './handoff.js'
+
+/** Passes idle connections to another worker (worker/handoff.ts). */
+export interface Mover {
+  /** Whether `socket` may still move (plain HTTP, not refused before, while the drain hands over). */
+  canMove(socket: Socket): boolean
+  /** Sends it if it is idle now. */
+  offer(socket: Socket): Offer
+}
+/** Why a drain closed a connection: idle (the grace passed), its last response said `Connection: close`, the deadline. */
+export type DrainCloseReason = 'idle' | 'connection_close' | 'deadline'
+/** A busy connection offered for hand-off is offered again this often until it is idle. */
+const RETRY_MS = 20
 
 /**
  * Tracks the connections of one HTTP server in a worker and drains them.
@@ -21,6 +34,8 @@ import { Http2Sessions } from './h2-drain.js'
  *  - for HTTP/2, sends every session the graceful GOAWAY of RFC 9113 §6.8 (h2-drain.ts): its open
  *    streams finish, the client opens new ones on a new connection;
  *  - at the deadline, destroys what is left and reports how many were forced.
+ * With a `mover` (connection hand-off, worker/handoff.ts), plain HTTP/1.1 connections keep their
+ * keep-alive, and each is passed to a ready worker as soon as it is idle, instead of being closed.
  */
 export class ConnectionTracker {
   private readonly sockets = new Set<Socket>()
@@ -29,11 +44,13 @@ export class ConnectionTracker {
   /** Upgraded sockets (WebSockets) being closed by their own protocol: never closed as idle. */
   private longLived = new Set<Socket>()
   private onEmpty: (() => void) | undefined
+  private mover: Mover | undefined
 
   private readonly h2: Http2Sessions | undefined
 
   /** `onRefused`: an HTTP/2 stream opened after its session's final GOAWAY, refused. */
-  constructor(private readonly server: HttpServer, private readonly idleGraceMs: number, private readonly http2 = false, onRefused: () => void = () => {}) {
+  constructor(private readonly server: HttpServer, private readonly idleGraceMs: number, private readonly http2 = false, onRefused: () => void = () => {},
+    private readonly onClosed: (reason: DrainCloseReason, n?: number) => void = () => {}) {
     this.h2 = http2 ? new Http2Sessions(server, onRefused) : undefined
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket)
@@ -69,20 +86,25 @@ export class ConnectionTracker {
   }
 
   /** Resolves with the number of connections destroyed at the deadline (0 for a clean drain). */
-  drain(timeoutMs: number, longLived: Set<Socket> = new Set()): Promise<number> {
+  drain(timeoutMs: number, longLived: Set<Socket> = new Set(), mover?: Mover): Promise<number> {
     if (!this.draining) {
       this.draining = true
       this.longLived = longLived
+      this.mover = this.http2 ? undefined : mover
       // GOAWAY: the sessions end by themselves once their streams are done.
       this.h2?.drain()
-      this.server.prependListener('request', (_req, res: ServerResponse) => {
+      this.server.prependListener('request', (req: { socket: Socket }, res: ServerResponse) => {
+        // A connection that may move keeps its keep-alive: it is handed over once this response is out.
+        if (this.mover?.canMove(req.socket)) return
         res.shouldKeepAlive = false
+        this.onClosed('connection_close')
       })
       for (const socket of this.sockets) this.closeWhenIdle(socket)
     }
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         const forced = this.size
+        if (forced > 0) this.onClosed('deadline', forced)
         for (const socket of this.sockets) socket.destroy()
         this.pendingHandshakes = 0
         resolve(forced)
@@ -107,8 +129,9 @@ export class ConnectionTracker {
     }
     if (res) {
       // Busy: if the headers are still ours to write, make this the connection's last response.
-      if (!res.headersSent) {
+      if (!res.headersSent && !this.mover?.canMove(socket)) {
         res.shouldKeepAlive = false
+        this.onClosed('connection_close')
         // It may turn out to be an event stream once its headers go: then end it like the others.
         const watch = setInterval(() => {
           if (!isEventStream(res)) return
@@ -123,6 +146,17 @@ export class ConnectionTracker {
       res.once('close', () => this.closeWhenIdle(socket))
       return
     }
+    if (this.mover?.canMove(socket)) {
+      const offer = this.mover.offer(socket)
+      if (offer === 'sent') return
+      if (offer === 'busy') {
+        // Its next request has started arriving, or its last response is still being written.
+        const timer = setTimeout(() => setImmediate(() => { if (!socket.destroyed) this.closeWhenIdle(socket) }), RETRY_MS)
+        timer.unref()
+        socket.once('close', () => clearTimeout(timer))
+        return
+      }
+    }
     // Idle: closed once it has been quiet for the grace. Checked after the event loop's poll phase
     // (setImmediate), not in the timer itself: on a busy loop the timer runs before the data that
     // arrived while it waited has been read. Bytes that came meanwhile start the wait again.
@@ -130,7 +164,10 @@ export class ConnectionTracker {
     const timer = setTimeout(() => setImmediate(() => {
       if (socket.destroyed) return
       if (currentResponse(socket) || socket.bytesRead !== read) this.closeWhenIdle(socket)
-      else socket.end()
+      else {
+        this.onClosed('idle')
+        socket.end()
+      }
     }), this.idleGraceMs)
     timer.unref()
     socket.once('close', () => clearTimeout(timer))

@@ -17,6 +17,8 @@ import { carriedOnly } from '../metrics/ledger.js'
 import { closeWebSockets } from './long-lived.js'
 import { watchPressure, whenHealthy } from './pressure.js'
 import { FdExhaustion, PressureReport, fdExhaustionCode } from './fd-exhaustion.js'
+import { WorkerHandOff } from './handoff-worker.js'
+import type { TcpHandle } from './handoff.js'
 
 /**
  * How long a keep-alive connection idle in a drain may still deliver a request already sent (a client
@@ -68,11 +70,13 @@ export function createWorkerRuntime(): RuntimeHooks {
   /** Requests answered, for maxWorkerRequests (counted only when it is set: nothing on the hot path otherwise). */
   let requests = 0
   const serverOf = new Map<number, string>()
+  const trackerServer = new Map<ConnectionTracker, string>()
   const servingWaiters: Array<() => void> = []
   const pressure = new PressureReport((under) => send({ act: 'pressure', under }))
   let fds: FdExhaustion | undefined
 
   const send = (msg: Unsent<FromWorker>, cb?: () => void): number => sendTagged<FromWorker>(process, msg, undefined, cb ? () => cb() : undefined)
+  const handOff = new WorkerHandOff(() => metrics)
 
   const adminContext = {
     control(command: ControlCommand, args: Record<string, string | undefined>) {
@@ -113,9 +117,11 @@ export function createWorkerRuntime(): RuntimeHooks {
         // never listen (the primary owns the sockets), so start those checks explicitly.
         http.emit('listening')
         const refused = metrics?.h2Refused.labels({ server: sc.name })
-        const tracker = new ConnectionTracker(http, IDLE_GRACE_MS, sc.http2, () => refused?.inc())
+        const tracker = new ConnectionTracker(http, IDLE_GRACE_MS, sc.http2, () => refused?.inc(), (reason, n) => handOff.closed(reason, n))
+        trackerServer.set(tracker, sc.name)
         trackers.push(tracker)
         const plain: Acceptor = (socket) => http.emit('connection', socket)
+        if (config.process.handOffConnections && !sc.http2) handOff.register(sc.name, http, plain)
         let secure: Acceptor | undefined
         if (sc.tls) {
           const tls = createTlsServer({ ...loadTls(sc.tls), ALPNProtocols: sc.http2 ? ['h2'] : ['http/1.1'] })
@@ -152,15 +158,19 @@ export function createWorkerRuntime(): RuntimeHooks {
     for (const w of servingWaiters.splice(0)) w()
   }
 
-  async function drain(timeoutMs: number): Promise<void> {
+  async function drain(timeoutMs: number, handingOff = false): Promise<void> {
     if (state === 'draining') return
     state = 'draining'
+    // A rollout's drain passes idle keep-alive connections to ready workers; a shutdown's closes them.
+    if (handingOff) handOff.begin(timeoutMs)
     stopAccepting()
     for (const h of received.values()) h.close()
     received.clear()
     // WebSockets hear 1012 (Service Restart) now, not a reset at the deadline.
     const webSockets = closeWebSockets(apps)
-    const forcedCounts = await Promise.all(trackers.map((t) => t.drain(timeoutMs, webSockets)))
+    const forcedCounts = await Promise.all(trackers.map((t) => t.drain(timeoutMs, webSockets, handOff.mover(trackerServer.get(t)!))))
+    // Our copies of the connections handed over close once their receivers have them.
+    await handOff.settled()
     const forced = forcedCounts.reduce((a, b) => a + b, 0)
     if (forced > 0) log.warn({ forced }, 'drain timed out: connections forced closed')
     // onClose hooks of the user's plugins run now that no request is in flight.
@@ -170,7 +180,7 @@ export function createWorkerRuntime(): RuntimeHooks {
     ])
     // The final counts go with it, so they outlive this process (see metrics/ledger.ts).
     const final = metrics ? carriedOnly(await metrics.registry.getMetricsAsJSON()) : undefined
-    send({ act: 'drained', forced, metrics: final }, () => process.exit(0))
+    send({ act: 'drained', forced, metrics: final, ...handOff.counts }, () => process.exit(0))
   }
 
   /** Accepts from this worker's duplicate of a listening socket (see primary/listeners.ts). */
@@ -219,6 +229,8 @@ export function createWorkerRuntime(): RuntimeHooks {
   process.removeAllListeners('disconnect')
   process.once('disconnect', () => {
     log.warn('lost the primary: draining')
+    // No answer about a connection handed over will come now.
+    handOff.abandon()
     void drain(drainTimeoutMs)
   })
 
@@ -238,7 +250,13 @@ export function createWorkerRuntime(): RuntimeHooks {
         stopAccepting()
         return
       case 'drain':
-        void drain(msg.timeoutMs)
+        void drain(msg.timeoutMs, msg.handOff === true)
+        return
+      case 'adopt':
+        handOff.adopt(msg.id, msg.server, handle as TcpHandle | undefined, state === 'ready')
+        return
+      case 'handedOff':
+        handOff.answered(msg.id, msg.outcome)
         return
       case 'metrics':
         void (metrics ? metrics.registry.getMetricsAsJSON() : Promise.resolve([]))

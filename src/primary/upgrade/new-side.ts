@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events'
 import type { PredecessorFrame, SuccessorFrame } from '../../protocol.js'
 import type { WorkerSlot } from '../workers.js'
+import { addDrainConnections } from '../handoff.js'
 import type { Primary } from '../context.js'
 import { restartCanary } from '../canary-restart.js'
 
@@ -83,7 +84,8 @@ export async function startAfterPredecessor(p: Primary, channel: PredecessorChan
           rollouts.current.progress.done = ++readyCount
           rollouts.current.progress.step = `new worker ${slot.pid} ready; an old one retires`
         }
-        await next('retired', cfg.gracefulTimeoutMs + timings.successorStepMarginMs)
+        const retired = await next('retired', cfg.gracefulTimeoutMs + timings.successorStepMarginMs)
+        if (retired?.t === 'retired' && rollouts.current) addDrainConnections(rollouts.current, retired.connections)
       }
     }
     await Promise.all(Array.from({ length: Math.min(cfg.surge, pool.size) }, lane))

@@ -50,6 +50,8 @@ async function handOverSteps(p: Primary, plan: LaunchPlan, rec: RolloutRecord, h
     upgrade.spawn()
     child = await spawner.spawn(plan, env, passed)
     upgrade.spawned(child)
+    // Our draining workers' idle connections go to the successor's workers (through the anchor).
+    if (!full) p.handOff?.toSuccessor(child.pid)
     log.info({ successor: child.pid, target: plan.target, generation: p.generation + 1, statusChannel: address, spawner: spawner.kind }, 'successor started')
     checkNotStopping(p)
     await handshake(p, channel, child, rec, hooks)
@@ -62,6 +64,7 @@ async function handOverSteps(p: Primary, plan: LaunchPlan, rec: RolloutRecord, h
     p.anchor?.handover(child.pid)
     upgrade.handOver()
   } catch (err) {
+    p.handOff?.toSuccessor(undefined)
     // Refused before anything started (a shutdown came first): nothing to roll back.
     if (!upgrade.idle) upgrade.rollBack()
     throw await rollBack(p, err, child, plan, failure)
