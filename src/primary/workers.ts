@@ -159,7 +159,7 @@ export class WorkerPool extends EventEmitter {
         return
       case 'drained':
         slot.forced = msg.forced
-        slot.handOff = { handedOver: msg.handedOver ?? 0, closed: msg.closed ?? {} }
+        if (msg.handedOver !== undefined || msg.closed) slot.handOff = { handedOver: msg.handedOver ?? 0, closed: msg.closed ?? {} }
         this.settleCounts(slot, msg.metrics)
         return
       case 'pong':

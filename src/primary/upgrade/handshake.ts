@@ -74,7 +74,7 @@ export function handshake(p: Primary, channel: SuccessorChannel, child: Generati
           const old = candidates.find((s) => s !== hooks.requester) ?? candidates[0]
           if (!old) return channel.send({ t: 'retired', workerPid: null })
           if (old === hooks.requester) hooks.beforeRequesterDrains?.(rec)
-          void pool.drain(old, cfg.gracefulTimeoutMs).then(() => channel.send({ t: 'retired', workerPid: old.pid, connections: old.handOff }))
+          void pool.drain(old, cfg.gracefulTimeoutMs).then(() => channel.send({ t: 'retired', workerPid: old.pid, ...(old.handOff ? { connections: old.handOff } : {}) }))
           return
         }
         case 'ready': {
