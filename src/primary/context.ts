@@ -51,7 +51,7 @@ export interface Primary {
   listeners: Listener[]
   pool: WorkerPool | undefined
   /** Connection hand-off (handoff.ts): where a draining worker's idle connections go; set with the pool. */
-  handOff?: { toSuccessor(pid: number | undefined): void }
+  handOff?: { toSuccessor(pid: number | undefined): void; toPool(): void }
   adminServer: AdminServer | undefined
   adminSecret: AdminSecret | undefined
   readonly rollouts: Rollouts

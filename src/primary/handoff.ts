@@ -157,7 +157,7 @@ export type AnchorRoutes = Pick<AnchorLink, 'gone' | 'onConn' | 'onConnAck' | 'r
  * successor while `toSuccessor(pid)` is set; connections from the previous generation go to its
  * ready workers. `enabled` is the handOffConnections setting.
  */
-export function wireHandOff(pool: WorkerPool, anchor: AnchorRoutes | undefined, log: Logger, enabled: boolean): { toSuccessor(pid: number | undefined): void } {
+export function wireHandOff(pool: WorkerPool, anchor: AnchorRoutes | undefined, log: Logger, enabled: boolean): { toSuccessor(pid: number | undefined): void; toPool(): void } {
   pool.handOff = enabled
   const relay = new HandOffRelay(pool, log, WORKER_HOP_MS)
   pool.on('handOff', (slot: WorkerSlot, msg: { id: number; server: string }, handle: ConnHandle | undefined) => relay.fromWorker(slot, msg.id, msg.server, handle))
@@ -171,8 +171,17 @@ export function wireHandOff(pool: WorkerPool, anchor: AnchorRoutes | undefined, 
     anchor.onConnAck = (msg) => route.answered(msg.id, msg.outcome)
   }
   return {
+    // A restart: every worker of ours retires, so a connection goes to the successor or nowhere. With
+    // no route to it (no anchor, a full restart) drains close connections as before hand-off existed:
+    // handing them to a sibling that retires next, then taking them back, only widens the close race.
     toSuccessor(pid) {
       relay.remote = pid !== undefined && route && anchor && !anchor.gone ? route.to(pid) : undefined
+      pool.handOff = enabled && relay.remote !== undefined
+    },
+    // No restart any more (rolled back): drains hand connections to our own ready workers again.
+    toPool() {
+      relay.remote = undefined
+      pool.handOff = enabled
     },
   }
 }

@@ -46,6 +46,8 @@ async function handOverSteps(p: Primary, plan: LaunchPlan, rec: RolloutRecord, h
     rec.progress.step = `starting ${plan.target}`
     checkNotStopping(p)
     const spawner = chooseSpawner(p)
+    // A full restart's drains close connections: the successor does not exist yet to take them.
+    if (full) p.handOff?.toSuccessor(undefined)
     if (full) await releasePorts(p, rec)
     upgrade.spawn()
     child = await spawner.spawn(plan, env, passed)
@@ -64,7 +66,7 @@ async function handOverSteps(p: Primary, plan: LaunchPlan, rec: RolloutRecord, h
     p.anchor?.handover(child.pid)
     upgrade.handOver()
   } catch (err) {
-    p.handOff?.toSuccessor(undefined)
+    p.handOff?.toPool()
     // Refused before anything started (a shutdown came first): nothing to roll back.
     if (!upgrade.idle) upgrade.rollBack()
     throw await rollBack(p, err, child, plan, failure)
