@@ -177,11 +177,13 @@ export function wireHandOff(pool: WorkerPool, anchor: AnchorRoutes | undefined, 
     toSuccessor(pid) {
       relay.remote = pid !== undefined && route && anchor && !anchor.gone ? route.to(pid) : undefined
       pool.handOff = enabled && relay.remote !== undefined
+      pool.handOffToSuccessor = pool.handOff
     },
     // No restart any more (rolled back): drains hand connections to our own ready workers again.
     toPool() {
       relay.remote = undefined
       pool.handOff = enabled
+      pool.handOffToSuccessor = false
     },
   }
 }

@@ -11,7 +11,7 @@ export interface DrainHost {
   /** Silence after which a worker counts as stuck (set by the watchdog). */
   readonly silentAfterMs: number
   /** A drain hands idle keep-alive connections to ready workers (workers.ts). */
-  readonly handOffOnDrain: boolean
+  handOffOnDrain(slot: WorkerSlot): boolean
   /** Re-balances accepting workers (one that drains may leave a paused one the last). */
   balance(): void
   emit(event: 'drained', slot: WorkerSlot, ms: number): boolean
@@ -38,7 +38,7 @@ export function drainSlot(pool: DrainHost, slot: WorkerSlot, timeoutMs: number):
   pool.balance()
   const since = os.now()
   void slot.exited.then(() => pool.emit('drained', slot, os.now() - since))
-  slot.send({ act: 'drain', timeoutMs, handOff: pool.handOffOnDrain })
+  slot.send({ act: 'drain', timeoutMs, handOff: pool.handOffOnDrain(slot) })
   let poll: Timer | undefined
   const deadline = os.setTimeout(() => {
     const check = (): void => {

@@ -290,9 +290,17 @@ export class WorkerPool extends EventEmitter {
     this.replacing = true
   }
 
-  /** Whether a drain now hands connections over: not once the pool stops replacing (a shutdown: nothing takes them). */
-  get handOffOnDrain(): boolean {
-    return this.handOff && this.replacing
+  /** Set while a restart's successor takes our drains' connections (handoff.ts). */
+  handOffToSuccessor = false
+
+  /**
+   * Whether draining `slot` hands its connections over: not once the pool stops replacing (a shutdown:
+   * nothing takes them), and only when something can take them (the successor, or another ready
+   * worker): an offer nobody can take comes back, and is closed later than a plain drain closes it.
+   */
+  handOffOnDrain(slot: WorkerSlot): boolean {
+    if (!this.handOff || !this.replacing) return false
+    return this.handOffToSuccessor || this.live().some((s) => s !== slot && s.state === 'ready')
   }
 
   /** Stops replacing workers that die (shutdown). */
