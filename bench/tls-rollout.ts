@@ -83,7 +83,7 @@ async function smooth(kind: 'reload' | 'restart', protocol: TlsProtocol, tls: { 
       const from = p.logs.length
       p.signal(kind === 'reload' ? 'SIGUSR2' : 'SIGUSR1')
       const ok = kind === 'reload' ? 'workers reloaded' : 'server restarted'
-      const line = await p.waitFor(`${kind} to finish`, (l) => l.msg === ok || / failed|refused/.test(l.msg), 60_000, from)
+      const line = await p.waitFor(`${kind} to finish`, (l) => l.msg === ok || /^(reload|server restarts) failed|^(reload|restart) refused/.test(l.msg), 60_000, from)
       if (line.msg !== ok) throw new Error(line.msg)
     })
   } finally {
