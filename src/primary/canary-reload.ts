@@ -5,7 +5,7 @@ import type { WorkerPool, WorkerSlot } from './workers.js'
 import type { RolloutRecord } from './rollout.js'
 import type { CanaryDecision, CanarySettings, Counts } from './canary.js'
 import { countsOf } from './canary-counts.js'
-import { canaryError, watchCanary, type CanaryView } from './canary-run.js'
+import { canaryError, firstDeath, watchCanary, type CanaryView } from './canary-run.js'
 
 export interface ReloadCanaryOptions {
   settings: CanarySettings
@@ -47,10 +47,7 @@ export async function reloadCanary(pool: WorkerPool, rec: RolloutRecord, o: Relo
     workers: canaries.map((s) => s.pid),
     log: o.log,
     stopped: o.stopped,
-    crashed: () => {
-      const dead = canaries.find((s) => s.state === 'dead')
-      return dead ? `${dead.pid} died (exit code ${dead.exitCode})` : undefined
-    },
+    crashed: firstDeath(canaries),
     update: (view: CanaryView) => { rec.canary = view },
     sample: async () => {
       const dumps = await pool.collectMetrics()

@@ -7,7 +7,7 @@ import type { PrimaryMetrics } from '../metrics/primary-metrics.js'
 import type { WorkerCounts } from '../metrics/worker-counts.js'
 import { countsOf } from './canary-counts.js'
 import { canaryWorkers } from './canary-reload.js'
-import { canaryError, watchCanary, type CanaryView } from './canary-run.js'
+import { canaryError, firstDeath, watchCanary, type CanaryView } from './canary-run.js'
 
 export interface RestartCanaryOptions {
   /** The settings the old generation asked for (from the restart's record); our own check function if it sent none. */
@@ -47,10 +47,7 @@ export async function restartCanary(pool: WorkerPool, rec: RolloutRecord | undef
     workers: canaries.map((s) => s.pid),
     log: o.log,
     stopped: o.stopped,
-    crashed: () => {
-      const dead = canaries.find((s) => s.state === 'dead')
-      return dead ? `${dead.pid} died (exit code ${dead.exitCode})` : undefined
-    },
+    crashed: firstDeath(canaries),
     update,
     sample: async () => {
       const [dumps, old] = await Promise.all([pool.collectMetrics(), o.workerCounts.peerCounts()])

@@ -114,3 +114,11 @@ async function check(c: string | NonNullable<CanarySettings['check']>, d: Canary
 export function canaryError(d: CanaryDecision): SmoothError {
   return new SmoothError(CanaryReasons[d.reason ?? 'canary_check'], d.why)
 }
+
+/** WatchOptions.crashed for a set of canary workers: the first one that died, named with its exit code. */
+export function firstDeath(canaries: ReadonlyArray<{ state: string; pid: number; exitCode: number | null | undefined }>): () => string | undefined {
+  return () => {
+    const dead = canaries.find((s) => s.state === 'dead')
+    return dead ? `${dead.pid} died (exit code ${dead.exitCode})` : undefined
+  }
+}
