@@ -3,7 +3,8 @@
  * restarts (to the handover) under a light keep-alive load, with the load's failed requests.
  */
 import autocannon from 'autocannon'
-import { SmoothProcess, dist } from '../test/helpers/proc.js'
+import { SmoothProcess, dist, type LogLine } from '../test/helpers/proc.js'
+import { rolloutBySignal } from '../test/helpers/rollout.js'
 
 export interface CurveRow { workers: number; reloadMs: number[]; restartMs: number[]; failed: number }
 
@@ -14,11 +15,11 @@ export interface CurveRow { workers: number; reloadMs: number[]; restartMs: numb
  */
 export async function rolloutMs(p: SmoothProcess, kind: 'reload' | 'restart'): Promise<number> {
   const from = p.logs.length
-  p.signal(kind === 'reload' ? 'SIGUSR2' : 'SIGUSR1')
-  const ok = kind === 'reload' ? 'workers reloaded' : 'server restarted'
-  const line = await p.waitFor(`${kind} to finish`, (l) => l.msg === ok || /^(reload|server restarts) failed|^(reload|restart) refused/.test(l.msg), 120_000, from)
-  if (line.msg !== ok) {
-    console.error(`${kind} failed: ${line.msg}`)
+  let line: LogLine
+  try {
+    line = await rolloutBySignal(p, kind, 120_000)
+  } catch (err) {
+    console.error(`${kind} failed: ${(err as Error).message}`)
     return Infinity
   }
   if (kind === 'restart') await p.waitFor('the old generation to leave', (l) => l.msg === 'all servers shutdown', 120_000, from)

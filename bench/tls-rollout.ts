@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path'
 import { SmoothProcess, dist, ROOT } from '../test/helpers/proc.js'
 import { httpsKeepAliveLoad, http2Load, selfSignedCertificate, type TlsLoad } from '../test/helpers/tls-load.js'
 import { freePort } from '../test/helpers/ports.js'
+import { rolloutBySignal } from '../test/helpers/rollout.js'
 import { p99 } from './rollout.js'
 
 const run = promisify(execFile)
@@ -79,13 +80,7 @@ async function smooth(kind: 'reload' | 'restart', protocol: TlsProtocol, tls: { 
   })
   try {
     const port = await p.ready(30_000)
-    return await measure(`Smooth ${kind}`, protocol, port, seconds, count, async () => {
-      const from = p.logs.length
-      p.signal(kind === 'reload' ? 'SIGUSR2' : 'SIGUSR1')
-      const ok = kind === 'reload' ? 'workers reloaded' : 'server restarted'
-      const line = await p.waitFor(`${kind} to finish`, (l) => l.msg === ok || /^(reload|server restarts) failed|^(reload|restart) refused/.test(l.msg), 60_000, from)
-      if (line.msg !== ok) throw new Error(line.msg)
-    })
+    return await measure(`Smooth ${kind}`, protocol, port, seconds, count, async () => { await rolloutBySignal(p, kind) })
   } finally {
     p.kill()
   }

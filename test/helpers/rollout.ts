@@ -7,6 +7,20 @@ export function livePrimary(p: SmoothProcess): LogLine {
   return ready[ready.length - 1]!
 }
 
+/**
+ * Sends SIGUSR2 (reload) or SIGUSR1 (restart) and waits for the rollout's own outcome line: `workers
+ * reloaded`, or `server restarted` (the handover, as the benchmarks time it); a failed or refused
+ * rollout throws with its line.
+ */
+export async function rolloutBySignal(p: SmoothProcess, kind: 'reload' | 'restart', timeoutMs = 60_000): Promise<LogLine> {
+  const from = p.logs.length
+  p.signal(kind === 'reload' ? 'SIGUSR2' : 'SIGUSR1')
+  const ok = kind === 'reload' ? 'workers reloaded' : 'server restarted'
+  const line = await p.waitFor(`${kind} to finish`, (l) => l.msg === ok || /^(reload|server restarts) failed|^(reload|restart) refused/.test(l.msg), timeoutMs, from)
+  if (line.msg !== ok) throw new Error(line.msg)
+  return line
+}
+
 /** Sends SIGUSR2 and waits for the reload to finish; returns the pids of the workers it started. */
 export async function reloadBySignal(p: SmoothProcess, timeoutMs = 30_000): Promise<number[]> {
   const from = p.logs.length
