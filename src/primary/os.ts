@@ -1,6 +1,5 @@
 import cluster from 'node:cluster'
 import { setTimeout as delay } from 'node:timers/promises'
-import { bootQuietly } from './boot-priority.js'
 import { spawnGeneration } from './successor.js'
 import type { IpcEnd } from '../wire.js'
 
@@ -25,8 +24,6 @@ export interface Os {
   forkWorker(spec: WorkerSpec): WorkerProcess
   /** Starts a process with inherited descriptors `fds` from FD_BASE on (a new generation, no anchor). */
   spawn(command: string, args: string[], fds: number[], env: NodeJS.ProcessEnv, cwd: string): SpawnedProcess
-  /** Lowers a booting worker's CPU priority; returns how to raise it back. */
-  bootQuietly(pid: number | undefined): () => void
 }
 
 /** An opaque timer handle. */
@@ -77,5 +74,4 @@ export const realOs: Os = {
     return self as WorkerProcess
   },
   spawn: (command, args, fds, env, cwd) => spawnGeneration(command, args, fds, env, false, cwd),
-  bootQuietly,
 }

@@ -7,8 +7,6 @@ export interface ReloadOptions {
   surge: number
   readyTimeoutMs: number
   gracefulTimeoutMs: number
-  /** How long a new worker must stay up after ready before it gets connections. */
-  settleMs: number
   log: Logger
   /** A worker holding a wait=1 request: replaced last, and told just before it drains. */
   requester?: WorkerSlot
@@ -35,7 +33,7 @@ export async function rollingReload(pool: WorkerPool, rec: RolloutRecord, opts: 
   const promoted = opts.canary ? await opts.canary() : []
 
   const replace = async (old: WorkerSlot): Promise<void> => {
-    const fresh = promoted.shift() ?? pool.fork(opts.settleMs)
+    const fresh = promoted.shift() ?? pool.fork()
     booting.add(fresh)
     rec.progress.step = `starting ${booting.size} new worker(s)`
     try {

@@ -17,7 +17,6 @@ export function scaleTarget(spec: string | undefined, current: number): number {
 export interface ScaleOptions {
   readyTimeoutMs: number
   gracefulTimeoutMs: number
-  settleMs: number
   log: Logger
   /** A worker that must not be the one to leave (it holds the request waiting for this). */
   keep?: WorkerSlot | undefined
@@ -35,7 +34,7 @@ export async function scaleTo(pool: WorkerPool, target: number, rec: RolloutReco
   rec.progress.total = Math.abs(target - ready.length)
   if (target > ready.length) {
     rec.progress.step = `starting ${target - ready.length} worker(s)`
-    const fresh = Array.from({ length: target - ready.length }, () => pool.fork(opts.settleMs))
+    const fresh = Array.from({ length: target - ready.length }, () => pool.fork())
     try {
       await Promise.all(fresh.map((s) => pool.whenAccepting(s, opts.readyTimeoutMs).then(() => { rec.progress.done++ })))
     } catch (err) {

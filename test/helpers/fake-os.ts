@@ -20,8 +20,6 @@ export class FakeOs implements Os {
   onSpawn: (p: FakeProcess) => void = () => {}
   /** The next spawn creates no process (as when the executable cannot be run). */
   spawnWithoutPid = false
-  /** pid -> raise-priority calls, to see a rollout's worker booted quietly. */
-  readonly quiet: number[] = []
 
   now(): number {
     return this.clock
@@ -63,10 +61,6 @@ export class FakeOs implements Os {
     this.spawned.push(p)
     this.onSpawn(p)
     return p
-  }
-
-  bootQuietly(pid: number | undefined): () => void {
-    return () => { if (pid) this.quiet.push(pid) }
   }
 
   /** Timers pending (for "nothing is left scheduled" checks). */

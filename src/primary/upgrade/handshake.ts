@@ -26,7 +26,6 @@ export function handshake(p: Primary, channel: SuccessorChannel, child: Generati
   const cfg = p.config.process
   return new Promise((resolve, reject) => {
     let settled = false
-    let firstReadyAt: number | undefined
     let timer: Timer | undefined
     const deadline = (ms: number, err: () => SmoothError): void => {
       os.clearTimeout(timer)
@@ -66,7 +65,6 @@ export function handshake(p: Primary, channel: SuccessorChannel, child: Generati
       switch (frame.t) {
         case 'workerReady': {
           nextStep('the next worker')
-          firstReadyAt ??= os.now()
           rec.progress.done++
           rec.progress.step = `new worker ${frame.workerPid} ready; retiring an old one`
           // The worker holding a wait=1 request goes last, and answers it first.
@@ -78,16 +76,14 @@ export function handshake(p: Primary, channel: SuccessorChannel, child: Generati
           return
         }
         case 'ready': {
-          // Said ready; it must stay up a moment before it gets the service.
+          // Every worker of it accepts, and every one of ours has retired: it has carried the service
+          // for the length of our drains already. A fixed watch on top (it was 1 s) only made a
+          // restart longer; a new version that fails later is a canary's to catch (canary-restart.ts).
           upgrade.successorReady()
-          rec.progress.step = 'successor ready; settling'
+          rec.progress.step = 'successor ready; handing over'
           os.clearTimeout(timer)
-          const watchedFor = os.now() - (firstReadyAt ?? os.now())
-          timer = os.setTimeout(() => {
-            if (settled) return
-            settled = true
-            resolve()
-          }, Math.max(timings.workerSettleMs, timings.settleMs - watchedFor))
+          settled = true
+          resolve()
           return
         }
         case 'canary':
