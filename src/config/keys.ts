@@ -38,6 +38,7 @@ export const ConfigKeys = {
   logLevel: { kind: 'string', scope: 'process', description: 'pino level: fatal, error, warn, info, debug, trace' },
   metrics: { kind: 'boolean', scope: 'process', description: 'Prometheus metrics on the app ports (metricsPath) and the admin address' },
   metricsPath: { kind: 'string', scope: 'server', description: 'path of the metrics endpoint on the app ports' },
+  nodeMetrics: { kind: 'boolean', scope: 'process', description: 'prom-client\'s default Node metrics (process_*, nodejs_*) of every worker, labelled by worker, in /metrics (off by default: the primary\'s own are always there)' },
   readTimeout: { kind: 'duration', scope: 'server', description: 'time allowed to receive a whole request (0 = none)' },
   idleTimeout: { kind: 'duration', scope: 'server', description: 'keep-alive idle timeout' },
   workerTimeout: { kind: 'duration', scope: 'process', description: 'a worker whose event loop has not answered the primary for this long is killed (SIGKILL) and replaced (0 = off)' },
@@ -99,6 +100,7 @@ export interface ServerSettings {
   logLevel?: string
   metrics?: boolean
   metricsPath?: string
+  nodeMetrics?: boolean
   readTimeout?: number | string
   idleTimeout?: number | string
   workerTimeout?: number | string

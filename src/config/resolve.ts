@@ -48,6 +48,8 @@ export interface ResolvedProcess {
   /** Idle plain-HTTP/1.1 connections of a draining worker move to a ready worker (worker/handoff.ts). */
   handOffConnections: boolean
   metrics: boolean
+  /** prom-client's default metrics in every worker (off: the workers never load prom-client). */
+  nodeMetrics: boolean
   adminToken?: string
   /** A separate admin listener served by the primary. */
   adminAddress?: ListenerSpec
@@ -151,6 +153,7 @@ export function resolveConfig(code: CodeServer[], env = process.env, file?: File
     fullRestart: proc.fullRestart ?? platform() === 'win32',
     handOffConnections: proc.handOffConnections ?? true,
     metrics: proc.metrics ?? true,
+    nodeMetrics: proc.nodeMetrics ?? false,
     logLevel: proc.logLevel ?? Defaults.logLevel,
     adminExeAllowList: list(proc.adminExeAllowList),
     // Default: the names the servers are configured to listen on (a wildcard address names nothing).

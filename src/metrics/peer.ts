@@ -1,5 +1,5 @@
 import type { MetricsFrame } from '../protocol.js'
-import { carriedOnly } from './ledger.js'
+import { carriedOnly } from './carried.js'
 import type { MetricsJson } from './primary-metrics.js'
 
 /**

@@ -24,10 +24,10 @@ interface Series {
 }
 
 /** prom-client's JSON shape of one metric (Registry.getMetricsAsJSON's items). */
-interface MetricJson {
+export interface MetricJson {
   name: string
   help: string
-  type: 'counter' | 'histogram'
+  type: 'counter' | 'histogram' | 'gauge'
   aggregator: 'sum'
   values: Array<{ labels: Record<string, string | number>; value: number; metricName?: string }>
 }

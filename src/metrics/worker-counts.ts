@@ -1,5 +1,6 @@
 import type { MetricsFrame } from '../protocol.js'
-import { Ledger, carriedOnly, sumDumps } from './ledger.js'
+import { Ledger, sumDumps } from './ledger.js'
+import { carriedOnly } from './carried.js'
 import { MetricsPeer } from './peer.js'
 import type { MetricsJson } from './primary-metrics.js'
 

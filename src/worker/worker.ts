@@ -13,7 +13,7 @@ import { buildApp } from './app.js'
 import { ConnectionTracker } from './connections.js'
 import { FramedSocket } from './h2-frames.js'
 import { WorkerMetrics } from '../metrics/worker-metrics.js'
-import { carriedOnly } from '../metrics/ledger.js'
+import { carriedOnly } from '../metrics/carried.js'
 import { closeWebSockets } from './long-lived.js'
 import { watchPressure, whenHealthy } from './pressure.js'
 import { FdExhaustion, PressureReport, fdExhaustionCode } from './fd-exhaustion.js'
@@ -103,7 +103,7 @@ export function createWorkerRuntime(): RuntimeHooks {
       if (config.process.metrics) {
         // `generation.id`: unique across restarts, so two generations' workers never share a series.
         metrics = new WorkerMetrics(`${env.generation()}.${env.workerId()}`, () => trackers.reduce((n, t) => n + t.stats().inflight, 0),
-          () => apps[0]?.memoryUsage())
+          () => apps[0]?.memoryUsage(), { nodeMetrics: config.process.nodeMetrics })
       }
       // Before under-pressure starts sampling: a worker out of descriptors must not die of it.
       fds = new FdExhaustion(log, metrics?.fdExhausted, (exhausted) => { if (state === 'ready') pressure.set('fds', exhausted) })
@@ -183,7 +183,7 @@ export function createWorkerRuntime(): RuntimeHooks {
       new Promise((r) => setTimeout(r, 5_000).unref()),
     ])
     // The final counts go with it, so they outlive this process (see metrics/ledger.ts).
-    const final = metrics ? carriedOnly(await metrics.registry.getMetricsAsJSON()) : undefined
+    const final = metrics ? carriedOnly(await metrics.json()) : undefined
     send({ act: 'drained', forced, metrics: final, ...handOff.counts }, () => process.exit(0))
   }
 
@@ -263,7 +263,7 @@ export function createWorkerRuntime(): RuntimeHooks {
         handOff.answered(msg.id, msg.outcome)
         return
       case 'metrics':
-        void (metrics ? metrics.registry.getMetricsAsJSON() : Promise.resolve([]))
+        void (metrics ? metrics.json() : Promise.resolve([]))
           .then((json) => send({ act: 'metricsReply', ack: msg.seq!, metrics: json as MetricsJson }))
         return
       case 'stats':
