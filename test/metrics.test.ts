@@ -15,7 +15,7 @@ const root = mkdtempSync(join(tmpdir(), 'smooth-metrics-'))
 after(() => rmSync(root, { recursive: true, force: true }))
 
 /** The counters that must never go down from one scrape to the next, whichever generation answers. */
-const MONOTONE = ['smooth_http_requests_total', 'smooth_connections_accepted_total', 'smooth_http_request_duration_seconds_count', 'smooth_rollouts_total', 'smooth_requests_shed_total']
+const MONOTONE = ['smooth_http_requests_total', 'smooth_worker_cpu_seconds_total', 'smooth_connections_accepted_total', 'smooth_http_request_duration_seconds_count', 'smooth_rollouts_total', 'smooth_requests_shed_total']
 
 test('scrapes during reloads and a restart: 200 in bounded time, no duplicate series, counters never go down', { timeout: 90_000 }, async () => {
   const p = new SmoothProcess(writeRelease(join(root, 'scrape'), 'A'), {})
