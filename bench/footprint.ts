@@ -6,12 +6,20 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { SmoothProcess, dist } from '../test/helpers/proc.js'
 import { get } from '../test/helpers/http.js'
-import { childrenOf, rssMiB } from './tree.js'
+import { childrenOf, rssMiB, memoryMiB } from './tree.js'
 import { median } from './hello.js'
 import { freePort } from '../test/helpers/ports.js'
 
-export interface FootprintRun { coldStartMs: number; roles: Record<string, number>; totalMiB: number }
-export interface FootprintResult { smooth: FootprintRun[]; cluster: FootprintRun[]; rssRatio: number; coldRatio: number }
+export interface FootprintRun {
+  coldStartMs: number
+  roles: Record<string, number>
+  totalMiB: number
+  /** Of the total RSS, the part backed by files (the node binary's pages, counted in every process). */
+  fileMiB: number
+  /** Proportional set size of the tree: shared pages counted once. */
+  pssMiB: number
+}
+export interface FootprintResult { smooth: FootprintRun[]; cluster: FootprintRun[]; rssRatio: number; pssRatio: number; coldRatio: number }
 
 
 async function once(kind: 'smooth' | 'cluster', workers: number): Promise<FootprintRun> {
@@ -32,8 +40,11 @@ async function once(kind: 'smooth' | 'cluster', workers: number): Promise<Footpr
     const primary = kind === 'smooth' ? childrenOf(p.pid)[0]! : p.pid
     if (kind === 'smooth') roles.anchor = rssMiB(p.pid)
     roles.primary = rssMiB(primary)
-    childrenOf(primary).forEach((w, i) => (roles[`worker ${i + 1}`] = rssMiB(w)))
-    return { coldStartMs, roles, totalMiB: Object.values(roles).reduce((a, b) => a + b, 0) }
+    const workerPids = childrenOf(primary)
+    workerPids.forEach((w, i) => (roles[`worker ${i + 1}`] = rssMiB(w)))
+    const mem = [...(kind === 'smooth' ? [p.pid] : []), primary, ...workerPids].map(memoryMiB)
+    const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)
+    return { coldStartMs, roles, totalMiB: sum(Object.values(roles)), fileMiB: sum(mem.map((m) => m.fileMiB)), pssMiB: sum(mem.map((m) => m.pssMiB)) }
   } finally {
     p.kill()
     await p.exited
@@ -52,6 +63,7 @@ export async function footprintBench(opts: { workers: number; rounds: number }):
     smooth,
     cluster,
     rssRatio: median(smooth.map((s, i) => s.totalMiB / cluster[i]!.totalMiB)),
+    pssRatio: median(smooth.map((s, i) => s.pssMiB / cluster[i]!.pssMiB)),
     coldRatio: median(smooth.map((s, i) => s.coldStartMs / cluster[i]!.coldStartMs)),
   }
 }

@@ -77,14 +77,16 @@ if (wanted('footprint')) {
   sections.push(`## Footprint and cold start (${workers} workers each)
 
 RSS of each process once the tree has idled 1.5 s after ready (MiB), and spawn to the first answered
-\`GET /\` (ms), 3 runs each, alternating.
+\`GET /\` (ms), 3 runs each, alternating. "File-backed": the part of the total RSS backed by files
+(\`RssFile\`), for a Node process mostly the node binary's own pages, which each process counts in full
+although the kernel holds them once; PSS (\`smaps_rollup\`) counts a page shared by k processes 1/k in each.
 
-| system | run | cold start ms | total RSS MiB | RSS by process (MiB) |
-|---|---|---|---|---|
+| system | run | cold start ms | total RSS MiB | of which file-backed | total PSS MiB | RSS by process (MiB) |
+|---|---|---|---|---|---|---|
 ${[...fp.smooth.map((r, i) => ['Smooth', i, r] as const), ...fp.cluster.map((r, i) => ['node:cluster', i, r] as const)]
-  .map(([who, i, r]) => `| ${who} | ${i + 1} | ${f(r.coldStartMs, 0)} | ${f(r.totalMiB)} | ${roles(r)} |`).join('\n')}
+  .map(([who, i, r]) => `| ${who} | ${i + 1} | ${f(r.coldStartMs, 0)} | ${f(r.totalMiB)} | ${f(r.fileMiB)} | ${f(r.pssMiB)} | ${roles(r)} |`).join('\n')}
 
-Median ratios Smooth / cluster: total RSS **${f(fp.rssRatio, 2)}×**, cold start **${f(fp.coldRatio, 2)}×**.
+Median ratios Smooth / cluster: total RSS **${f(fp.rssRatio, 2)}×** (PSS ${f(fp.pssRatio, 2)}×), cold start **${f(fp.coldRatio, 2)}×**.
 `)
 }
 

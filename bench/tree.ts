@@ -33,6 +33,20 @@ export function treeCpuMs(pid: number): number {
   return treeOf(pid).reduce((a, p) => a + cpuMs(p), 0)
 }
 
+/**
+ * A process's memory beyond VmRSS: `fileMiB` is the part of its RSS backed by files (for a Node
+ * process, mostly the node binary's own pages, which every Node process counts in full), `pssMiB` its
+ * proportional share (pages shared by k processes count 1/k in each), from smaps_rollup.
+ */
+export function memoryMiB(pid: number): { fileMiB: number; pssMiB: number } {
+  try {
+    const kb = (text: string, field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(text)?.[1]) / 1024
+    return { fileMiB: kb(readFileSync(`/proc/${pid}/status`, 'utf8'), 'RssFile'), pssMiB: kb(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'), 'Pss') }
+  } catch {
+    return { fileMiB: NaN, pssMiB: NaN }
+  }
+}
+
 export function rssMiB(pid: number): number {
   try {
     const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
