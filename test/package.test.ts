@@ -33,6 +33,7 @@ test('the packed tarball installs into a fresh app without network; a strict Typ
   const { app, files } = installPacked(root, ['@types/node'])
   assert.ok(files.includes('dist/src/index.js') && files.includes('dist/src/index.d.ts') && files.includes('dist/src/cli/smooth.js'), 'dist/ is in the tarball')
   assert.ok(!files.some((f) => f.startsWith('dist/test/') || f.startsWith('src/')), 'tests and sources stay out')
+  assert.ok(files.includes('dist/src/config/settings-validate.cjs') && files.includes('dist/src/config/settings-validate-coercing.cjs'), 'the config validators compiled at build time are in the tarball')
   writeFileSync(join(app, 'app.ts'), APP_TS)
   // Strict, NodeNext, and the library's declarations checked too (no skipLibCheck).
   writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', skipLibCheck: false, noEmitOnError: true, types: ['node'] }, files: ['app.ts'] }))

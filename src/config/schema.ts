@@ -1,4 +1,5 @@
-import { Ajv, type ErrorObject } from 'ajv'
+import { createRequire } from 'node:module'
+import type { ErrorObject, ValidateFunction } from 'ajv'
 import { ConfigKeys, LogLevels, MetricsAccess, type KeyKind } from './keys.js'
 import { SmoothError } from '../errors.js'
 import { FASTIFY_OPTIONS_SCHEMA, checkFastifyOptions } from './fastify-options.js'
@@ -58,14 +59,39 @@ properties.metricsAccess = { type: 'string', enum: MetricsAccess }
 
 export const settingsSchema = { type: 'object', additionalProperties: false, properties }
 
-// Compiled on first use, each: most processes only ever check settings given in code (no coercion),
-// and a compiled validator is memory every process would keep.
-type Validate = ReturnType<Ajv['compile']>
-let validateSettings: Validate | undefined
-let validateSettingsCoercing: Validate | undefined
-const validator = (coerce: boolean): Validate => coerce
-  ? (validateSettingsCoercing ??= new Ajv({ allErrors: false, strict: true, coerceTypes: true }).compile(settingsSchema))
-  : (validateSettings ??= new Ajv({ allErrors: false, strict: true }).compile(settingsSchema))
+/** The schema as the validators were compiled from it: a precompiled one made from another is not used. */
+export const schemaText = (): string => JSON.stringify(settingsSchema)
+export const ajvOptions = (coerce: boolean) => ({ allErrors: false, strict: true, coerceTypes: coerce })
+/** Written beside this file at build time by config/compile-validators.ts (ajv standalone code). */
+export const ValidatorFiles = { plain: 'settings-validate.cjs', coercing: 'settings-validate-coercing.cjs' } as const
+
+/**
+ * Compiled when Smooth is built, not in each process: compiling the schema cost ~50 ms of CPU in every
+ * worker's boot (a rollout boots N at once) and kept ajv's compiler in the primary. Loaded on first
+ * use, each: most processes only check settings given in code (no coercion). A build made without the
+ * build step (plain tsc), or from another schema, compiles here as before.
+ */
+const localRequire = createRequire(import.meta.url)
+const validators: { plain?: ValidateFunction; coercing?: ValidateFunction } = {}
+const validator = (coerce: boolean): ValidateFunction => {
+  const kind = coerce ? 'coercing' : 'plain'
+  return validators[kind] ??= precompiled(kind) ?? compile(coerce)
+}
+
+function compile(coerce: boolean): ValidateFunction {
+  const { Ajv } = localRequire('ajv') as typeof import('ajv')
+  return new Ajv(ajvOptions(coerce)).compile(settingsSchema)
+}
+
+function precompiled(kind: keyof typeof ValidatorFiles): ValidateFunction | undefined {
+  try {
+    const compiled = localRequire(`./${ValidatorFiles[kind]}`) as ValidateFunction & { schema?: string }
+    return compiled.schema === schemaText() ? compiled : undefined
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return undefined
+    throw err
+  }
+}
 
 /** What the user wrote at an ajv instance path, for the message. */
 function valueAt(value: unknown, instancePath: string): unknown {
