@@ -7,6 +7,8 @@ import { resolveConfig } from '../src/config/resolve.js'
 import { loadConfigFile } from '../src/config/load.js'
 import { Server } from '../src/server.js'
 import { codeOf } from './helpers/codes.js'
+import { pino } from 'pino'
+import { buildApp } from '../src/worker/app.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'smooth-fastify-options-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
@@ -35,5 +37,36 @@ test('fastify options are validated; those Smooth owns are refused with the Smoo
   assert.equal(codeOf(() => resolveConfig([{ name: 'default', settings: ok }], { SMOOTH_FASTIFY: 'nope' }, yaml('server: {}\n'))), 'SMOOTH_CONFIG_INVALID')
   for (const key of ['logger', 'loggerInstance', 'https', 'http2', 'serverFactory', 'keepAliveTimeout', 'requestTimeout']) {
     assert.equal(codeOf(() => new Server('x').setFastifyOptions({ [key]: true })), 'SMOOTH_FASTIFY_OPTION_OWNED', key)
+  }
+})
+
+test('routes with schemas validate and serialize as in plain Fastify (the serializer compiler is loaded when first needed)', async () => {
+  const schema = {
+    body: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } },
+    // Fastify's own validator compiler matches header names case-insensitively; a custom one would not.
+    headers: { type: 'object', required: ['X-Key'], properties: { 'X-Key': { type: 'string' } } },
+    response: { 200: { type: 'object', properties: { n: { type: 'integer' } } } },
+  }
+  const build = async (s: Server) => {
+    s.route({ method: 'POST', url: '/echo', schema, handler: async (req) => ({ n: (req.body as { n: number }).n, secret: 'not in the response schema' }) })
+    const r = resolveConfig([{ name: 'default', settings: { ...s.settings, address: '127.0.0.1:0' } }], {}, { base: {}, named: {} })
+    return buildApp(s, r.servers[0]!, r.process, pino({ level: 'silent' }), { control: async () => ({ status: 200, body: '' }) }, undefined)
+  }
+  const app = await build(new Server('default'))
+  try {
+    const ok = await app.inject({ method: 'POST', url: '/echo', headers: { 'x-key': 'k' }, payload: { n: 7 } })
+    assert.equal(ok.statusCode, 200)
+    assert.deepEqual(ok.json(), { n: 7 }, 'fast-json-stringify drops what the response schema does not name')
+    assert.equal((await app.inject({ method: 'POST', url: '/echo', headers: { 'x-key': 'k' }, payload: { n: 'x' } })).statusCode, 400)
+    assert.equal((await app.inject({ method: 'POST', url: '/echo', payload: { n: 1 } })).statusCode, 400, 'the header schema applies')
+  } finally {
+    await app.close()
+  }
+  // A serializer compiler of the user's own (Fastify's schemaController option) is theirs to keep.
+  const own = await build(new Server('default').setFastifyOptions({ schemaController: { compilersFactory: { buildSerializer: () => () => () => 'own serializer' } } }))
+  try {
+    assert.equal((await own.inject({ method: 'POST', url: '/echo', headers: { 'x-key': 'k' }, payload: { n: 7 } })).body, 'own serializer')
+  } finally {
+    await own.close()
   }
 })

@@ -11,6 +11,7 @@ import { makeGuard, isLocal } from '../admin/guard.js'
 import { processAttempts } from '../admin/attempts.js'
 import { QuietRequests } from './quiet-requests.js'
 import { instanceFrom } from './factory.js'
+import { lazySerializer } from './lazy-serializer.js'
 import { httpError, SmoothError } from '../errors.js'
 
 /** Builds the Fastify instance of one named server: under-pressure, the user's steps, admin. */
@@ -29,6 +30,7 @@ export async function buildApp(
     childLoggerFactory: lazyChildLoggerFactory,
     keepAliveTimeout: config.idleTimeoutMs,
     requestTimeout: config.readTimeoutMs,
+    schemaController: lazySerializer(config.fastify.schemaController as Parameters<typeof lazySerializer>[0]),
   }
   // HTTP/2 without Fastify's own TLS: the worker terminates TLS and hands it decrypted h2 sockets.
   // (One instance type for both: the request path Smooth adds is the same.)
