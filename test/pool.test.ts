@@ -43,16 +43,13 @@ test('startAll: each worker gets the listening handles and accept after ready; r
   }
 })
 
-test('a worker gets connections as soon as it says ready (no fixed settle), and is ready once it accepts', async () => {
+test('a rollout worker (settleMs) gets connections only after settling', async () => {
   const { pool, os } = makePool(1)
-  const slot = pool.fork()
-  const w = os.workers[0]!
-  assert.deepEqual(w.acts(), [])
-  w.say('ready')
-  assert.deepEqual(w.acts(), ['listen', 'accept'], 'given the sockets and told to accept at once, with no timer between')
-  assert.equal(slot.state, 'starting')
-  w.say('accepting')
-  await os.advance(0)
+  os.onFork = (w) => autoWorker(w)
+  const slot = pool.fork(300)
+  await os.advance(299)
+  assert.deepEqual(os.workers[0]!.acts(), [])
+  await os.advance(1)
   assert.equal(slot.state, 'ready')
 })
 

@@ -9,6 +9,7 @@ import { canaryError, firstDeath, watchCanary, type CanaryView } from './canary-
 
 export interface ReloadCanaryOptions {
   settings: CanarySettings
+  settleMs: number
   readyTimeoutMs: number
   gracefulTimeoutMs: number
   stopped(): boolean
@@ -31,7 +32,7 @@ export function canaryWorkers(share: number | string, workers: number): number {
  */
 export async function reloadCanary(pool: WorkerPool, rec: RolloutRecord, o: ReloadCanaryOptions): Promise<WorkerSlot[]> {
   const old = pool.live().filter((s) => s.state === 'ready' || s.state === 'starting')
-  const canaries = Array.from({ length: canaryWorkers(o.settings.share, pool.size) }, () => pool.fork())
+  const canaries = Array.from({ length: canaryWorkers(o.settings.share, pool.size) }, () => pool.fork(o.settleMs))
   rec.progress.step = `starting ${canaries.length} canary worker(s)`
   try {
     await Promise.all(canaries.map((s) => pool.whenAccepting(s, o.readyTimeoutMs)))

@@ -15,6 +15,7 @@ export interface RestartCanaryOptions {
   own: CanarySettings
   channel: PredecessorChannel
   workerCounts: WorkerCounts
+  settleMs: number
   readyTimeoutMs: number
   gracefulTimeoutMs: number
   stopped(): boolean
@@ -33,7 +34,7 @@ export interface RestartCanaryOptions {
  */
 export async function restartCanary(pool: WorkerPool, rec: RolloutRecord | undefined, o: RestartCanaryOptions): Promise<WorkerSlot[]> {
   const settings: CanarySettings = { ...o.asked, ...(o.asked.check ? {} : o.own.check ? { check: o.own.check } : {}) }
-  const canaries = Array.from({ length: canaryWorkers(settings.share, pool.size) }, () => pool.fork())
+  const canaries = Array.from({ length: canaryWorkers(settings.share, pool.size) }, () => pool.fork(o.settleMs))
   // A worker that fails to start fails the start-up as it would without a canary.
   await Promise.all(canaries.map((s) => pool.whenAccepting(s, o.readyTimeoutMs)))
   o.metrics.canary('restart', 'started')

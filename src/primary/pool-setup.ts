@@ -63,7 +63,7 @@ function watchWorkers(p: Primary, pool: WorkerPool, config: ResolvedConfig): voi
   }
   if (!Recycler.needed(limits)) return
   const recycler = new Recycler(pool, {
-    limits, log,
+    limits, log, settleMs: p.timings.workerSettleMs,
     readyTimeoutMs: config.process.readyTimeoutMs,
     gracefulTimeoutMs: config.process.gracefulTimeoutMs,
     canRun: () => p.state === 'serving' && !p.rollouts.current && p.upgrade.idle,

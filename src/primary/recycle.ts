@@ -21,6 +21,7 @@ export interface RecyclerOptions {
   limits: RecycleLimits
   readyTimeoutMs: number
   gracefulTimeoutMs: number
+  settleMs: number
   log: Logger
   /** False while a rollout or a shutdown is under way: they replace workers themselves. */
   canRun(): boolean
@@ -118,7 +119,7 @@ export class Recycler extends EventEmitter {
     try {
       const backoffMs = isMemory(reason) ? this.backOff(old) : undefined
       this.opts.log.warn({ worker: old.id, workerPid: old.pid, reason, ...detail, backoffMs }, `worker recycled (${reason}): a replacement starts, then it drains`)
-      const fresh = this.pool.fork()
+      const fresh = this.pool.fork(this.opts.settleMs)
       try {
         await this.pool.whenAccepting(fresh, this.opts.readyTimeoutMs)
       } catch (err) {

@@ -7,6 +7,8 @@ export interface ReloadOptions {
   surge: number
   readyTimeoutMs: number
   gracefulTimeoutMs: number
+  /** How long a new worker must stay up after ready before it gets connections. */
+  settleMs: number
   log: Logger
   /** A worker holding a wait=1 request: replaced last, and told just before it drains. */
   requester?: WorkerSlot
@@ -33,7 +35,7 @@ export async function rollingReload(pool: WorkerPool, rec: RolloutRecord, opts: 
   const promoted = opts.canary ? await opts.canary() : []
 
   const replace = async (old: WorkerSlot): Promise<void> => {
-    const fresh = promoted.shift() ?? pool.fork()
+    const fresh = promoted.shift() ?? pool.fork(opts.settleMs)
     booting.add(fresh)
     rec.progress.step = `starting ${booting.size} new worker(s)`
     try {

@@ -17,6 +17,7 @@ export function scaleTarget(spec: string | undefined, current: number): number {
 export interface ScaleOptions {
   readyTimeoutMs: number
   gracefulTimeoutMs: number
+  settleMs: number
   log: Logger
   /** A worker that must not be the one to leave (it holds the request waiting for this). */
   keep?: WorkerSlot | undefined
@@ -34,7 +35,7 @@ export async function scaleTo(pool: WorkerPool, target: number, rec: RolloutReco
   rec.progress.total = Math.abs(target - ready.length)
   if (target > ready.length) {
     rec.progress.step = `starting ${target - ready.length} worker(s)`
-    const fresh = Array.from({ length: target - ready.length }, () => pool.fork())
+    const fresh = Array.from({ length: target - ready.length }, () => pool.fork(opts.settleMs))
     try {
       await Promise.all(fresh.map((s) => pool.whenAccepting(s, opts.readyTimeoutMs).then(() => { rec.progress.done++ })))
     } catch (err) {

@@ -57,10 +57,10 @@ export function startRollout(p: Primary, kind: 'reload' | 'restart', reason: str
   if (kind === 'reload') noteSettingsForRestart(log, config, p.started.map((s) => ({ name: s.name, settings: s.settings })), startDir(p.launch))
   const run = plan
     ? handOver(p, plan, rec, hooks).then(() => { setImmediate(() => void retire(p)) })
-    : rollingReload(pool, rec, { surge: proc.surge, readyTimeoutMs: proc.readyTimeoutMs, gracefulTimeoutMs: proc.gracefulTimeoutMs, log, ...hooks,
+    : rollingReload(pool, rec, { surge: proc.surge, readyTimeoutMs: proc.readyTimeoutMs, gracefulTimeoutMs: proc.gracefulTimeoutMs, settleMs: p.timings.workerSettleMs, log, ...hooks,
       canary: canary && (() => {
         p.metrics.canary(kind, 'started')
-        return reloadCanary(pool, rec, { settings: canary!, readyTimeoutMs: proc.readyTimeoutMs, gracefulTimeoutMs: proc.gracefulTimeoutMs,
+        return reloadCanary(pool, rec, { settings: canary!, settleMs: p.timings.workerSettleMs, readyTimeoutMs: proc.readyTimeoutMs, gracefulTimeoutMs: proc.gracefulTimeoutMs,
           stopped: () => p.stopRequested(), decided: (d) => p.metrics.canary(kind, d.result), log })
       }) })
       .then(() => { counters.reloads++ })
@@ -95,7 +95,7 @@ export function startScale(p: Primary, spec: string | undefined, reason: string,
   const target = scaleTarget(spec, pool.size)
   const rec = p.rollouts.begin('scale', Math.abs(target - pool.size))
   log.info({ reason, rollout: rec.id, from: pool.size, to: target }, 'workers scaling')
-  const done = scaleTo(pool, target, rec, { readyTimeoutMs: proc.readyTimeoutMs, gracefulTimeoutMs: proc.gracefulTimeoutMs, log, keep })
+  const done = scaleTo(pool, target, rec, { readyTimeoutMs: proc.readyTimeoutMs, gracefulTimeoutMs: proc.gracefulTimeoutMs, settleMs: p.timings.workerSettleMs, log, keep })
     .then(() => {
       p.rollouts.finish(rec)
       p.metrics.rollout('scale', 'success', (rec.durationMs ?? 0) / 1000)

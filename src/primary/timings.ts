@@ -11,6 +11,8 @@ export interface Timings {
   successorStepMarginMs: number
   /** How long a successor waits for its predecessor's welcome, and then for its handover. */
   handoverMs: number
+  /** How long a worker started by a rollout must stay up after ready before it gets connections. */
+  workerSettleMs: number
   /** After a successor's exit is known, how long its last status-channel frames may take to arrive. */
   lastFramesMs: number
   /** After a failed restart, how long we wait for the successor's exit to say why it failed. */
@@ -55,6 +57,7 @@ export const timings: Readonly<Timings> = Object.freeze({
   successorHelloMs: 15_000,
   successorStepMarginMs: 15_000,
   handoverMs: 10_000,
+  workerSettleMs: 300,
   lastFramesMs: 200,
   exitReasonWaitMs: 1_000,
   successorKillWaitMs: 3_000,

@@ -82,13 +82,12 @@ export class WorkerPool extends EventEmitter {
   }
 
   /**
-   * Forks a worker. It gets connections as soon as it says ready: a worker says so only after its
-   * event loop has turned once past its start-up (worker.ts), so a new version that dies of its own
-   * start-up is caught before it gets a connection. Nothing is held back for a fixed time, and a
-   * rollout's worker boots at the normal CPU priority: on saturated cores a lower one stretched a
-   * reload of 4 workers from about 2 s to 5-7 s (BENCHMARKS.md, notes).
+   * Forks a worker. `settleMs` > 0 (rollouts) holds its connections back for that long after it says
+   * ready, so a new version that dies right after start-up is caught before it gets a connection: no
+   * signal can say a process will not die in the next moment, so this one wait stays. It boots at the
+   * normal CPU priority: at nice +10 a reload of 4 workers under load took 5-7.5 s instead of 2-2.5 s.
    */
-  fork(): WorkerSlot {
+  fork(settleMs = 0): WorkerSlot {
     const id = this.nextId++
     const { os } = this
     // Never the primary's own cwd: the release it started in may have been deleted since.
@@ -116,7 +115,7 @@ export class WorkerPool extends EventEmitter {
       // Connection hand-off (handoff.ts): a connection handle from a draining worker, an adoption's answer.
       if (msg.act === 'handOff' || msg.act === 'adopted') return void this.emit(msg.act, slot, msg, handle)
       if (msg.act === 'accepting') os.clearTimeout(readyTimer)
-      this.onMessage(slot, msg)
+      this.onMessage(slot, msg, settleMs)
     })
     proc.on('error', (err) => this.opts.log.debug({ worker: id, err: err.message }, 'worker channel error'))
     proc.on('exit', (code, signal) => {
@@ -126,11 +125,13 @@ export class WorkerPool extends EventEmitter {
     return slot
   }
 
-  private onMessage(slot: WorkerSlot, msg: FromWorker): void {
+  private onMessage(slot: WorkerSlot, msg: FromWorker, settleMs: number): void {
     const log = this.opts.log
     switch (msg.act) {
       case 'ready':
-        if (slot.state === 'starting') this.startAccepting(slot)
+        if (slot.state !== 'starting') return
+        if (settleMs > 0) this.os.setTimeout(() => { if (slot.state === 'starting') this.startAccepting(slot) }, settleMs)
+        else this.startAccepting(slot)
         return
       case 'accepting':
         if (slot.state !== 'starting') return

@@ -153,10 +153,6 @@ export function createWorkerRuntime(): RuntimeHooks {
       await whenHealthy(apps, sampleMs, config.process.readyTimeoutMs / 2)
       watchPressure(apps, Math.max(10, Math.round(sampleMs / 2)), (under) => pressure.set('limits', under))
     }
-    // One turn of the event loop first: a new version that dies of its own start-up (a rejection or a
-    // throw the app scheduled while booting) dies before it is given connections. The primary gives
-    // them at once on `ready`: this is the only settle there is.
-    await new Promise((r) => setImmediate(r))
     state = 'ready'
     send({ act: 'ready' })
     for (const w of servingWaiters.splice(0)) w()

@@ -66,7 +66,7 @@ export async function startAfterPredecessor(p: Primary, channel: PredecessorChan
     // A canary first (canary-restart.ts): promoted, its workers are the first ones of the lanes below.
     const asked = rollouts.current?.canaryAsked
     const promoted = asked ? await restartCanary(pool, rollouts.current, { asked, own: cfg.canary.settings, channel, workerCounts,
-      readyTimeoutMs: cfg.readyTimeoutMs, gracefulTimeoutMs: cfg.gracefulTimeoutMs,
+      settleMs: timings.workerSettleMs, readyTimeoutMs: cfg.readyTimeoutMs, gracefulTimeoutMs: cfg.gracefulTimeoutMs,
       stopped: () => p.stopRequested(), metrics: p.metrics, log: p.log }) : []
     // `surge` lanes side by side, each starting one worker and waiting for an old one to retire
     // before its next: both generations together never run more than N + surge workers.
@@ -77,7 +77,7 @@ export async function startAfterPredecessor(p: Primary, channel: PredecessorChan
         // Told to stop while starting (the old generation was told first): no more workers.
         if (p.stopRequested()) return
         toStart--
-        const slot = promoted.shift() ?? pool.fork()
+        const slot = promoted.shift() ?? pool.fork(timings.workerSettleMs)
         await pool.whenAccepting(slot, cfg.readyTimeoutMs)
         channel.send({ t: 'workerReady', workerPid: slot.pid })
         if (rollouts.current) {
