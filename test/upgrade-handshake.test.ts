@@ -46,7 +46,7 @@ async function start(hooksFor: (p: FakePrimary) => RequesterHooks = () => ({}), 
   return { p, channel, rec, exit, outcome: () => outcome, result }
 }
 
-test('the whole way: hello -> welcome (rolling); each workerReady retires one old worker; ready -> settling, settled at once', async () => {
+test('the whole way: hello -> welcome (rolling); each workerReady retires one old worker; ready -> settling -> settled after workerSettleMs', async () => {
   const run = await start()
   const { p, channel } = run
   p.counters.reloads = 3
@@ -66,11 +66,14 @@ test('the whole way: hello -> welcome (rolling); each workerReady retires one ol
   // No old worker left: the next one is told so at once.
   channel.emit('frame', { t: 'workerReady', workerPid: 903 })
   assert.deepEqual(channel.sent.at(-1), { t: 'retired', workerPid: null })
-  // Ready: every worker of the successor accepts and ours have retired; no fixed watch on top.
+  // Ready: every worker of the successor accepts and ours have retired; it must stay up workerSettleMs.
+  await p.os.advance(5_000)
   channel.emit('frame', { t: 'ready' })
   assert.equal(p.upgrade.state, 'settling')
+  await p.os.advance(p.timings.workerSettleMs - 1)
+  assert.equal(run.outcome(), undefined)
+  await p.os.advance(1)
   assert.equal(await run.result, 'settled')
-  assert.equal(p.os.pendingTimers, 0, 'no timer left behind')
 })
 
 test('the wait=1 requester\'s worker is retired last, and answers just before its drain', async () => {
@@ -109,12 +112,20 @@ test('rollback reasons, each with its code', async (t) => {
       await r.p.os.advance(0)
       r.channel.emit('frame', { t: 'workerDied', workerPid: 7, code: 7 })
     }, 'SMOOTH_SUCCESSOR_WORKER_DIED'],
+    ['it exits while settling', async (r) => {
+      r.channel.emit('hello')
+      r.channel.emit('frame', { t: 'ready' })
+      await r.p.os.advance(10)
+      r.exit({ code: null, signal: 'SIGKILL' })
+      await r.p.os.advance(r.p.timings.lastFramesMs)
+    }, 'SMOOTH_SUCCESSOR_EXITED'],
     ['it closes the channel', (r) => { r.channel.emit('hello'); r.channel.emit('close') }, 'SMOOTH_STATUS_CHANNEL_CLOSED'],
     ['one of its workers dies', (r) => { r.channel.emit('hello'); r.channel.emit('frame', { t: 'workerDied', workerPid: 7, code: 1 }) }, 'SMOOTH_SUCCESSOR_WORKER_DIED'],
     ['it says it failed with a code of its own', (r) => r.channel.emit('frame', { t: 'failed', code: 'SMOOTH_LISTEN_FAILED', message: 'cannot listen' }), 'SMOOTH_LISTEN_FAILED'],
     ['it says it failed with an error', (r) => r.channel.emit('frame', { t: 'failed', code: 'Error', message: 'release B is broken' }), 'SMOOTH_SUCCESSOR_START_FAILED'],
     ['a shutdown starts', (r) => r.p.stop(), 'SMOOTH_SHUTTING_DOWN'],
     ['it says ready before hello', (r) => r.channel.emit('frame', { t: 'ready' }), 'SMOOTH_UPGRADE_ILLEGAL_TRANSITION'],
+    ['it says ready twice', (r) => { r.channel.emit('hello'); r.channel.emit('frame', { t: 'ready' }); r.channel.emit('frame', { t: 'ready' }) }, 'SMOOTH_UPGRADE_ILLEGAL_TRANSITION'],
   ]
   for (const [what, act, expected] of cases) {
     await t.test(what, async () => {

@@ -64,6 +64,8 @@ test('spawn -> awaitingHello -> rolling -> settling -> handingOver -> handedOver
     await until('an old worker retired', p, () => frames.filter((f) => f.t === 'retired').length === workerPid - 500)
   }
   client.send({ t: 'ready' })
+  await until('settling', p, () => p.upgrade.state === 'settling')
+  await p.os.advance(p.timings.workerSettleMs)
   await until('the handover frame', p, () => frames.some((f) => f.t === 'handover'))
   assert.equal(await r.outcome, 'handed over')
   assert.deepEqual(seen, ['spawning', 'awaitingHello', 'rolling', 'settling', 'handingOver', 'handedOver'])

@@ -11,7 +11,8 @@ export interface Timings {
   successorStepMarginMs: number
   /** How long a successor waits for its predecessor's welcome, and then for its handover. */
   handoverMs: number
-  /** How long a worker started by a rollout must stay up after ready before it gets connections. */
+  /** How long a worker started by a rollout must stay up after ready before it gets connections, and a
+   * restart's successor after it says ready before it is handed the service. */
   workerSettleMs: number
   /** After a successor's exit is known, how long its last status-channel frames may take to arrive. */
   lastFramesMs: number

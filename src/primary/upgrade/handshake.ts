@@ -76,14 +76,19 @@ export function handshake(p: Primary, channel: SuccessorChannel, child: Generati
           return
         }
         case 'ready': {
-          // Every worker of it accepts, and every one of ours has retired: it has carried the service
-          // for the length of our drains already. A fixed watch on top (it was 1 s) only made a
-          // restart longer; a new version that fails later is a canary's to catch (canary-restart.ts).
+          // Every worker of it accepts, and every one of ours has retired. It must stay up a moment
+          // after saying so, as a new worker must (no signal says a process will not die right after
+          // its start-up; one that does so after the handover would take the service with it). The
+          // watch was 1 s from its first worker accepting; a new version that fails later is a
+          // canary's to catch (canary-restart.ts).
           upgrade.successorReady()
-          rec.progress.step = 'successor ready; handing over'
+          rec.progress.step = 'successor ready; settling'
           os.clearTimeout(timer)
-          settled = true
-          resolve()
+          timer = os.setTimeout(() => {
+            if (settled) return
+            settled = true
+            resolve()
+          }, timings.workerSettleMs)
           return
         }
         case 'canary':

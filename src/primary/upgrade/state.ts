@@ -30,7 +30,7 @@ export type UpgradeState =
   | 'awaitingHello'
   /** Its workers start one by one; one of ours retires for each that accepts. */
   | 'rolling'
-  /** It said ready (all its workers accept; all ours have retired); the handover follows at once. */
+  /** It said ready (all its workers accept; all ours have retired); it is watched a moment before it gets the service. */
   | 'settling'
   /** Our workers' final counts are gathered for the handover frame. */
   | 'handingOver'
