@@ -89,3 +89,31 @@ test('no answer in time: our copy is closed and counted as handoff_timeout', asy
   await new Promise<void>((resolve) => { const t = setInterval(() => { if (c.ended) { clearInterval(t); resolve() } }, 10) })
   server.close()
 })
+
+test('the primary gone: a connection still queued, or written but held by no other process, is served here again', async () => {
+  const { server, port, sockets } = await serve()
+  const closed: string[] = []
+  const writes: Array<(err: Error | null) => void> = []
+  const sender = new HandOffSender({ send: (_id, _s, _h, cb) => writes.push(cb), deadlineMs: 5_000, onHanded: () => {}, onClosed: (r) => closed.push(r) })
+  const queued = await KeepAliveConnection.open(port)
+  const written = await KeepAliveConnection.open(port)
+  await queued.request('GET', '/')
+  await written.request('GET', '/')
+  await new Promise((r) => setTimeout(r, 20))
+  assert.equal(sender.offer(sockets[1]!, server, 'default'), 'sent')
+  assert.equal(sender.offer(sockets[0]!, server, 'default'), 'sent')
+  // The second connection's handle went out; the first's is still queued behind it when the channel dies.
+  writes[0]!(null)
+  const reply = queued.request('GET', '/after')
+  await new Promise((r) => setTimeout(r, 50))
+  const replyWritten = written.request('GET', '/written')
+  await new Promise((r) => setTimeout(r, 50))
+  sender.abandon()
+  assert.equal((await reply).body, 'GET /after', 'the queued one is served here again')
+  assert.equal((await replyWritten).body, 'GET /written', 'the written one reached nobody (no other process holds it): served here again')
+  assert.deepEqual(closed, [])
+  await sender.settled()
+  queued.close()
+  written.close()
+  server.close()
+})

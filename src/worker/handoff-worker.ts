@@ -9,6 +9,8 @@ import { HandOffSender, adopt, type TcpHandle } from './handoff.js'
 /** How long a drain offers idle connections to other workers, and how long one sent may wait for its receiver. */
 const HANDOFF_WINDOW_MS = 5_000
 const HANDOFF_DEADLINE_MS = 5_000
+/** How often a drain that sends handles checks that its primary is still there (see `begin`). */
+const CHANNEL_CHECK_MS = 50
 
 type Acceptor = (socket: Socket) => void
 
@@ -62,6 +64,16 @@ export class WorkerHandOff {
       },
       onClosed: (reason) => this.closed(reason),
     })
+    // A primary that dies while a handle awaits its acknowledgement never sends it, and node:child_process
+    // holds 'disconnect' back until its handle queue is flushed: the event never comes, only
+    // `process.connected` turns false. So the channel is watched here: what waits is settled at once
+    // (the handles still queued are served here again), not at the deadline with a request unread.
+    const watch = setInterval(() => {
+      if (process.connected) return
+      clearInterval(watch)
+      this.abandon()
+    }, CHANNEL_CHECK_MS)
+    watch.unref()
   }
 
   /** The tracker's mover for server `name` (none when its connections cannot move, or no drain hands over). */

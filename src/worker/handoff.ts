@@ -1,6 +1,7 @@
 import { Socket } from 'node:net'
 import type { Server as HttpServer, ServerResponse } from 'node:http'
 import type { HandOffOutcome } from '../protocol.js'
+import { heldElsewhere } from './fd-holders.js'
 
 /**
  * Connection hand-off, the worker's side: a draining worker passes each idle plain-HTTP/1.1
@@ -30,6 +31,8 @@ export interface TcpHandle {
   onread: unknown
   close(cb?: () => void): void
   setNoDelay(on: boolean): number
+  /** Its descriptor (Linux; -1 when closed). */
+  fd?: number
 }
 
 type SocketInternals = Socket & {
@@ -63,7 +66,8 @@ function connectionsOf(server: HttpServer): ParserList | undefined {
 
 export class HandOffSender {
   private nextId = 1
-  private readonly pending = new Map<number, { handle: TcpHandle; timer: NodeJS.Timeout | undefined; takeBack: (socket: Socket) => void }>()
+  /** Sent connections awaiting their answer; `written` once the handle is in a message on the channel. */
+  private readonly pending = new Map<number, { handle: TcpHandle; timer: NodeJS.Timeout | undefined; written: boolean; takeBack: (socket: Socket) => void }>()
   /** Connections refused by every receiver and served here again: never offered twice. */
   private readonly stays = new WeakSet<Socket>()
   private settledWaiters: Array<() => void> = []
@@ -118,11 +122,12 @@ export class HandOffSender {
       this.stays.add(again)
       server.emit('connection', again)
     }
-    const entry = { handle, timer: undefined as NodeJS.Timeout | undefined, takeBack }
+    const entry = { handle, timer: undefined as NodeJS.Timeout | undefined, written: false, takeBack }
     this.pending.set(id, entry)
     this.opts.send(id, serverName, handle, (err) => {
       // A write that failed never carried the descriptor: nobody else has it.
       if (err) return this.settle(id, 'refused')
+      entry.written = true
       // The deadline runs from the write: a handle still queued (IPC sends one handle at a time) must
       // never be closed before it is in a message, or ours would be the last copy of a live connection.
       if (this.pending.has(id)) entry.timer = setTimeout(() => this.settle(id, 'unknown'), this.opts.deadlineMs)
@@ -141,9 +146,15 @@ export class HandOffSender {
     return new Promise((resolve) => this.settledWaiters.push(resolve))
   }
 
-  /** The primary is gone: no answer will come. Our copies close (the receivers' copies, if any, live on). */
+  /**
+   * The primary is gone: no answer will come. A connection whose handle was written may be in another
+   * process now: if one holds it, our copy closes (theirs serves it); if none does (the primary died
+   * before passing it on), ours is its last copy. That one, like a handle still queued (IPC writes one
+   * handle at a time), is served here again, as a refused one is: closing it would reset a request the
+   * client may have sent on it already.
+   */
   abandon(): void {
-    for (const id of [...this.pending.keys()]) this.settle(id, 'unknown')
+    for (const [id, p] of [...this.pending]) this.settle(id, p.written && heldElsewhere(p.handle.fd) ? 'unknown' : 'refused')
   }
 
   private settle(id: number, outcome: HandOffOutcome): void {

@@ -171,6 +171,9 @@ export function createWorkerRuntime(): RuntimeHooks {
     const forcedCounts = await Promise.all(trackers.map((t) => t.drain(timeoutMs, webSockets, handOff.mover(trackerServer.get(t)!))))
     // Our copies of the connections handed over close once their receivers have them.
     await handOff.settled()
+    // One that came back after the trackers were done (no receiver got it: the primary died with it on
+    // the way) is served here again: it is waited for like the others, not cut by our exit.
+    forcedCounts.push(...await Promise.all(trackers.map((t) => t.drain(timeoutMs))))
     const forced = forcedCounts.reduce((a, b) => a + b, 0)
     if (forced > 0) log.warn({ forced }, 'drain timed out: connections forced closed')
     // onClose hooks of the user's plugins run now that no request is in flight.
