@@ -3,7 +3,9 @@ import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import { once } from 'node:events'
+import { spawn } from 'node:child_process'
 import { HandOffSender, type TcpHandle } from '../src/worker/handoff.js'
+import { heldElsewhere } from '../src/worker/fd-holders.js'
 import { KeepAliveConnection } from './helpers/keepalive.js'
 
 /**
@@ -115,5 +117,26 @@ test('the primary gone: a connection still queued, or written but held by no oth
   await sender.settled()
   queued.close()
   written.close()
+  server.close()
+})
+
+test('heldElsewhere: a socket another process of our group holds is held; once that process is gone, it is ours alone', async () => {
+  const { server, port, sockets } = await serve()
+  const c = await KeepAliveConnection.open(port)
+  await c.request('GET', '/')
+  const fd = (sockets[0] as unknown as { _handle: TcpHandle })._handle.fd!
+  assert.deepEqual(heldElsewhere([fd]), new Set(), 'nobody else has it yet')
+  // A child of ours (same process group) given the socket as its descriptor 3.
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: ['ignore', 'ignore', 'ignore', sockets[0]!] })
+  const exited = once(child, 'exit')
+  try {
+    await once(child, 'spawn')
+    assert.deepEqual(heldElsewhere([fd]), new Set([fd]), 'the child holds it')
+  } finally {
+    child.kill('SIGKILL')
+    await exited
+  }
+  assert.deepEqual(heldElsewhere([fd]), new Set(), 'ours alone again')
+  c.close()
   server.close()
 })

@@ -1,24 +1,39 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 
 /**
- * Whether a process other than this one holds the socket behind our descriptor `fd`: read from
- * /proc (Linux), among the processes of our process group (the anchor, every generation's primary and
- * workers). Used once, when a primary died with a connection handle on its way: if nobody else got it,
- * ours is its last copy and it is served here again rather than closed. Where /proc cannot answer, the
- * answer is yes (the safe one: ours closes, and a copy elsewhere, if any, serves it alone).
+ * Which of our descriptors `fds` name a socket that another process also holds: read from /proc
+ * (Linux) in one walk, among the processes of our process group (the anchor, every generation's
+ * primary and workers). Used when a primary died with connection handles on their way: one nobody
+ * else got has its last copy here, and is served here again rather than closed. Where /proc cannot
+ * answer, every descriptor counts as held (the safe answer: ours closes, and a copy elsewhere, if any,
+ * serves it alone). A descriptor in flight (written to a channel, not yet received) is in no process's
+ * table: the caller asks tens of milliseconds after the primary died, when the anchor's relay, the
+ * only hop left, has long delivered it.
  */
-export function heldElsewhere(fd: number | undefined): boolean {
-  if (fd === undefined || fd < 0) return true
+export function heldElsewhere(fds: readonly number[]): Set<number> {
+  const held = new Set<number>()
   try {
-    const socket = readlinkSync(`/proc/self/fd/${fd}`)
+    const ours = new Map<string, number[]>()
+    for (const fd of fds) {
+      if (fd < 0) {
+        held.add(fd)
+        continue
+      }
+      const socket = readlinkSync(`/proc/self/fd/${fd}`)
+      ours.set(socket, [...(ours.get(socket) ?? []), fd])
+    }
     const group = processGroup('self')
     for (const pid of readdirSync('/proc')) {
+      if (ours.size === 0) break
       if (!/^\d+$/.test(pid) || Number(pid) === process.pid || processGroup(pid) !== group) continue
-      if (holds(pid, socket)) return true
+      for (const socket of socketsOf(pid)) {
+        for (const fd of ours.get(socket) ?? []) held.add(fd)
+        ours.delete(socket)
+      }
     }
-    return false
+    return held
   } catch {
-    return true
+    return new Set(fds)
   }
 }
 
@@ -32,17 +47,19 @@ function processGroup(pid: string): string | undefined {
   }
 }
 
-function holds(pid: string, socket: string): boolean {
+/** What the descriptors of `pid` point to ("socket:[inode]" for a socket); none if it is gone. */
+function socketsOf(pid: string): string[] {
   let fds: string[]
   try {
     fds = readdirSync(`/proc/${pid}/fd`)
   } catch {
-    return false
+    return []
   }
+  const out: string[] = []
   for (const fd of fds) {
     try {
-      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === socket) return true
+      out.push(readlinkSync(`/proc/${pid}/fd/${fd}`))
     } catch { /* closed meanwhile */ }
   }
-  return false
+  return out
 }

@@ -154,7 +154,11 @@ export class HandOffSender {
    * client may have sent on it already.
    */
   abandon(): void {
-    for (const [id, p] of [...this.pending]) this.settle(id, p.written && heldElsewhere(p.handle.fd) ? 'unknown' : 'refused')
+    const entries = [...this.pending]
+    // One walk of /proc for all of them, and only if one was written (a queued one is ours alone).
+    const written = entries.filter(([, p]) => p.written).map(([, p]) => p.handle.fd ?? -1)
+    const held = written.length > 0 ? heldElsewhere(written) : new Set<number>()
+    for (const [id, p] of entries) this.settle(id, p.written && held.has(p.handle.fd ?? -1) ? 'unknown' : 'refused')
   }
 
   private settle(id: number, outcome: HandOffOutcome): void {

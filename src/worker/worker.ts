@@ -160,6 +160,7 @@ export function createWorkerRuntime(): RuntimeHooks {
 
   async function drain(timeoutMs: number, handingOff = false): Promise<void> {
     if (state === 'draining') return
+    const deadline = Date.now() + timeoutMs
     state = 'draining'
     // A rollout's drain passes idle keep-alive connections to ready workers; a shutdown's closes them.
     if (handingOff) handOff.begin(timeoutMs)
@@ -172,8 +173,8 @@ export function createWorkerRuntime(): RuntimeHooks {
     // Our copies of the connections handed over close once their receivers have them.
     await handOff.settled()
     // One that came back after the trackers were done (no receiver got it: the primary died with it on
-    // the way) is served here again: it is waited for like the others, not cut by our exit.
-    forcedCounts.push(...await Promise.all(trackers.map((t) => t.drain(timeoutMs))))
+    // the way) is served here again: it is waited for like the others, within the same deadline.
+    forcedCounts.push(...await Promise.all(trackers.map((t) => t.drain(Math.max(0, deadline - Date.now())))))
     const forced = forcedCounts.reduce((a, b) => a + b, 0)
     if (forced > 0) log.warn({ forced }, 'drain timed out: connections forced closed')
     // onClose hooks of the user's plugins run now that no request is in flight.
