@@ -11,31 +11,42 @@ import { parseExposition, total } from './helpers/exposition.js'
 after(killAll)
 const root = mkdtempSync(join(tmpdir(), 'smooth-pressure-'))
 after(() => rmSync(root, { recursive: true, force: true }))
-const LIMITS = JSON.stringify({ maxEventLoopUtilization: 0.6, sampleInterval: 100, retryAfter: 7 })
+// A stressed worker's utilisation is >= 0.85 per sample (fixtures/pressure.ts), except for a new
+// worker's first sample, which spans its own start-up and was seen at 0.77: the rollout test keeps
+// the lower limit. A healthy worker answering one request after another on a busy 2-core machine
+// reaches 0.6 in some samples (CI saw it shed once), but not 0.75: the steering test takes that.
+const limits = (maxEventLoopUtilization: number): string => JSON.stringify({ maxEventLoopUtilization, sampleInterval: 100, retryAfter: 7 })
+const LIMITS = limits(0.6)
 
-/** `shedOk`: a 503 from under-pressure is no failure (a worker coming back from pressure may shed one). */
-async function pidsOf(port: number, n: number, shedOk = false): Promise<number[]> {
-  const pids: number[] = []
+/** Which worker answered each of `n` requests on new connections: 200, or 503 when under-pressure shed it. */
+async function answers(port: number, n: number): Promise<{ pid: number; status: number }[]> {
+  const seen: { pid: number; status: number }[] = []
   for (let i = 0; i < n; i++) {
     const r = await get(`http://127.0.0.1:${port}/pid`)
-    if (shedOk && r.status === 503) continue
-    assert.equal(r.status, 200, `request ${i}: ${r.status} ${r.body}`)
-    pids.push(Number(r.body))
+    assert.ok(r.status === 200 || r.status === 503, `request ${i}: ${r.status} ${r.body}`)
+    seen.push({ pid: Number(r.headers['x-worker-pid']), status: r.status })
   }
-  return pids
+  return seen
 }
 
 test('a worker under pressure gets no new connections while another is healthy, and gets them again when it recovers', { timeout: 60_000 }, async () => {
-  const p = new SmoothProcess(dist('test/fixtures/pressure.js'), { SMOOTH_UNDER_PRESSURE: LIMITS })
+  const p = new SmoothProcess(dist('test/fixtures/pressure.js'), { SMOOTH_UNDER_PRESSURE: limits(0.75) })
   try {
     const port = await p.ready()
     const from = p.logs.length
-    const stressed = Number((await get(`http://127.0.0.1:${port}/stress?ms=5000`)).body)
-    await p.waitFor('the stressed worker to be paused', (l) => l.msg === 'worker under pressure: no new connections while others are healthy' && l.workerPid === stressed, 10_000, from)
-    const during = await pidsOf(port, 60)
-    assert.ok(!during.includes(stressed), `the worker under pressure got ${during.filter((x) => x === stressed).length} of 60 new connections`)
-    await p.waitFor('the worker to accept again', (l) => l.msg === 'worker accepting again' && l.workerPid === stressed, 20_000, from)
-    await until('the recovered worker to get connections again', async () => (await pidsOf(port, 20, true)).includes(stressed), 20_000)
+    const stressed = Number((await get(`http://127.0.0.1:${port}/stress?ms=6000`)).body)
+    const paused = await p.waitFor('the stressed worker to be paused', (l) => l.msg === 'worker under pressure: no new connections while others are healthy' && l.workerPid === stressed, 10_000, from)
+    const afterPause = p.logs.indexOf(paused) + 1
+    const during = await answers(port, 60)
+    // A healthy worker may shed a request in a busy sample; what matters is who got the connection.
+    const toStressed = during.filter((a) => a.pid === stressed).length
+    // Were the other worker also under pressure, the stressed one would rightly accept again
+    // ("someone must accept"): then its connections are no fault.
+    const resumedEarly = p.logs.slice(afterPause).some((l) => l.msg === 'worker accepting again' && l.workerPid === stressed)
+    assert.ok(toStressed === 0 || resumedEarly, `the worker under pressure got ${toStressed} of 60 new connections while paused`)
+    assert.ok(during.filter((a) => a.status === 200).length > 0, 'the healthy worker answered')
+    await p.waitFor('the worker to accept again', (l) => l.msg === 'worker accepting again' && l.workerPid === stressed, 20_000, afterPause)
+    await until('the recovered worker to get connections again', async () => (await answers(port, 20)).some((a) => a.pid === stressed && a.status === 200), 20_000)
   } finally {
     p.kill()
   }
