@@ -95,7 +95,7 @@ export type FromWorker = MetricsReply | StatsReply | ReadyMessage | AcceptingMes
  * one-time token to the successor in its environment; the first frame must be a `hello` carrying the
  * token, or the connection is refused and logged.
  *
- *   new --hello{token, pid, generation}--> old     old --welcome{counters, history}--> new
+ *   new --hello{token, pid, generation}--> old     old --welcome{counters, history, pid}--> new
  *   new --workerReady{workerPid}---------> old     old --retired{workerPid}--> new  (one per new worker)
  *   new --ready--------------------------> old     (old watches the successor for SETTLE_MS, then:)
  *                                                  old --handover----------> new  (old stops, drains, exits)
@@ -118,7 +118,7 @@ export type SuccessorFrame =
   | MetricsFrame
 
 export type PredecessorFrame =
-  | { t: 'welcome'; counters: Counters; history: RolloutRecord[]; restart?: RolloutRecord }
+  | { t: 'welcome'; counters: Counters; history: RolloutRecord[]; restart?: RolloutRecord; pid?: number }
   | { t: 'retired'; workerPid: number | null; connections?: { handedOver: number; closed: Record<string, number> } }
   | { t: 'handover'; metrics?: MetricsJson }
   | MetricsFrame

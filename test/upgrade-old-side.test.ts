@@ -138,3 +138,33 @@ test('full restart: our sockets close and workers drain before the successor is 
   await p.os.advance(p.timings.successorHelloMs)
   assert.equal(await r.outcome, 'SMOOTH_SUCCESSOR_HELLO_TIMEOUT')
 })
+
+test('a restart asked for while our own predecessor still runs waits for it to be forgotten (never three generations); a shutdown ends the wait', async () => {
+  const p = fakePrimary({ workers: 1 })
+  await serving(p)
+  p.upgrade.predecessorPid = 4242
+  const rec = p.rollouts.begin('restart', p.pool.size)
+  const outcome = handOver(p, plan, rec, {}).then(() => 'handed over', (err: SmoothError) => err.code)
+  await p.os.advance(p.timings.predecessorPollMs * 5)
+  assert.equal(p.os.spawned.length, 0, 'no successor while the previous generation runs')
+  assert.match(rec.progress.step, /waiting for the previous generation/)
+  p.upgrade.predecessorPid = undefined
+  await p.os.advance(p.timings.predecessorPollMs)
+  await until('the successor to be spawned', p, () => p.os.spawned.length > 0)
+  p.os.spawned[0]!.exit(1)
+  for (let i = 0; i < 20 && p.upgrade.state !== 'rollingBack'; i++) await p.os.advance(100)
+  assert.equal(await outcome, 'SMOOTH_SUCCESSOR_EXITED')
+
+  let stopping = false
+  const q = fakePrimary({ workers: 1, stopping: () => stopping })
+  await serving(q)
+  q.upgrade.predecessorPid = 4243
+  const rec2 = q.rollouts.begin('restart', q.pool.size)
+  const outcome2 = handOver(q, plan, rec2, {}).then(() => 'handed over', (err: SmoothError) => err.code)
+  await q.os.advance(q.timings.predecessorPollMs * 2)
+  stopping = true
+  await q.os.advance(q.timings.predecessorPollMs)
+  assert.equal(await outcome2, 'SMOOTH_SHUTTING_DOWN')
+  assert.equal(q.os.spawned.length, 0)
+  assert.ok(q.upgrade.idle)
+})

@@ -1,4 +1,5 @@
 import cluster from 'node:cluster'
+import { existsSync, readFileSync } from 'node:fs'
 import { setTimeout as delay } from 'node:timers/promises'
 import { spawnGeneration } from './successor.js'
 import type { IpcEnd } from '../wire.js'
@@ -24,6 +25,8 @@ export interface Os {
   forkWorker(spec: WorkerSpec): WorkerProcess
   /** Starts a process with inherited descriptors `fds` from FD_BASE on (a new generation, no anchor). */
   spawn(command: string, args: string[], fds: number[], env: NodeJS.ProcessEnv, cwd: string): SpawnedProcess
+  /** Whether process `pid` is still running (a zombie, exited but not yet reaped, is not). */
+  running(pid: number): boolean
 }
 
 /** An opaque timer handle. */
@@ -74,4 +77,21 @@ export const realOs: Os = {
     return self as WorkerProcess
   },
   spawn: (command, args, fds, env, cwd) => spawnGeneration(command, args, fds, env, false, cwd),
+  running,
+}
+
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+  try {
+    // Linux: field 3 of /proc/<pid>/stat is the state; Z is exited, waiting for its parent to reap it.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z'
+  } catch {
+    // Gone since the kill(0), or no /proc (not Linux: kill(0) is all there is to go by).
+    return !existsSync('/proc/self')
+  }
 }

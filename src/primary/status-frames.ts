@@ -6,7 +6,7 @@ import type { PredecessorFrame, SuccessorFrame } from '../protocol.js'
  * `t` must carry, and of what kind. A frame is checked against it after the token check, before
  * anyone reads it; one that does not match is a SMOOTH_STATUS_FRAME_INVALID.
  */
-type Kind = 'string' | 'number' | 'number|null' | 'object' | 'array' | 'array?' | 'object?'
+type Kind = 'string' | 'number' | 'number?' | 'number|null' | 'object' | 'array' | 'array?' | 'object?'
 type Shapes = Record<string, Record<string, Kind>>
 
 const Metrics: Shapes = {
@@ -27,7 +27,7 @@ export const SuccessorShapes: Shapes = {
 
 /** What the old generation sends the new one. */
 export const PredecessorShapes: Shapes = {
-  welcome: { counters: 'object', history: 'array', restart: 'object?' },
+  welcome: { counters: 'object', history: 'array', restart: 'object?', pid: 'number?' },
   retired: { workerPid: 'number|null' },
   handover: { metrics: 'array?' },
   ...Metrics,
@@ -37,6 +37,7 @@ function fits(value: unknown, kind: Kind): boolean {
   switch (kind) {
     case 'string': return typeof value === 'string'
     case 'number': return typeof value === 'number' && Number.isFinite(value)
+    case 'number?': return value === undefined || fits(value, 'number')
     case 'number|null': return value === null || (typeof value === 'number' && Number.isFinite(value))
     case 'object': return typeof value === 'object' && value !== null && !Array.isArray(value)
     case 'object?': return value === undefined || value === null || fits(value, 'object')

@@ -43,6 +43,8 @@ export interface Timings {
   /** A drain past its deadline: how often a silent worker is checked, and the margin before a kill anyway. */
   drainPollMs: number
   drainKillMarginMs: number
+  /** After a handover, how often the new generation looks whether the old one has exited (milliseconds after). */
+  predecessorPollMs: number
   /** How long `status` and a scrape wait for the workers' answers. */
   statsWaitMs: number
   metricsWaitMs: number
@@ -75,6 +77,7 @@ export const timings: Readonly<Timings> = Object.freeze({
   healthyAfterMs: 5_000,
   drainPollMs: 250,
   drainKillMarginMs: 10_000,
+  predecessorPollMs: 20,
   statsWaitMs: 250,
   metricsWaitMs: 500,
   rolloutMetricsWaitMs: 50,

@@ -20,6 +20,8 @@ export class FakeOs implements Os {
   onSpawn: (p: FakeProcess) => void = () => {}
   /** The next spawn creates no process (as when the executable cannot be run). */
   spawnWithoutPid = false
+  /** Pids `running` says are still running (other processes than ours: a previous generation). */
+  readonly alive = new Set<number>()
 
   now(): number {
     return this.clock
@@ -47,6 +49,10 @@ export class FakeOs implements Os {
 
   sleep(ms: number): Promise<undefined> {
     return new Promise((resolve) => this.setTimeout(() => resolve(undefined), ms))
+  }
+
+  running(pid: number): boolean {
+    return this.alive.has(pid)
   }
 
   forkWorker(spec: WorkerSpec): WorkerProcess {

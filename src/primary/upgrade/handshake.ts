@@ -57,7 +57,7 @@ export function handshake(p: Primary, channel: SuccessorChannel, child: Generati
     }
     channel.on('hello', guarded(() => {
       upgrade.greet()
-      channel.send({ t: 'welcome', counters: { ...p.counters, workerCrashes: p.counters.workerCrashes + pool.crashes, metrics: p.metrics.counters() }, history: p.rollouts.history, restart: rec })
+      channel.send({ t: 'welcome', counters: { ...p.counters, workerCrashes: p.counters.workerCrashes + pool.crashes, metrics: p.metrics.counters() }, history: p.rollouts.history, restart: rec, pid: process.pid })
       nextStep('its first worker')
     }))
     channel.on('close', () => fail(new SmoothError('SMOOTH_STATUS_CHANNEL_CLOSED', child.pid)))

@@ -56,6 +56,7 @@ export async function startAfterPredecessor(p: Primary, channel: PredecessorChan
   try {
     const welcome = await next('welcome', timings.handoverMs)
     if (welcome) {
+      upgrade.predecessorPid = welcome.pid
       Object.assign(p.counters, welcome.counters)
       if (welcome.counters.metrics) p.metrics.seed(welcome.counters.metrics)
       rollouts.adopt(welcome.history, welcome.restart)
@@ -105,5 +106,25 @@ export async function startAfterPredecessor(p: Primary, channel: PredecessorChan
   } finally {
     // Handed over, the predecessor gone, or stopping: from here on this generation stands alone.
     upgrade.takeOver()
+    if (upgrade.predecessorPid !== undefined) void forgetPredecessorOnExit(p, upgrade.predecessorPid)
   }
+}
+
+/**
+ * The previous generation still exits after the handover (its listeners closed, its drains done,
+ * its last log line); until it has, a restart of ours waits (old-side.ts): never three generations.
+ * Bounded by its drains: past them, it is forgotten (stuck, or its pid since reused) and we go on.
+ */
+async function forgetPredecessorOnExit(p: Primary, pid: number): Promise<void> {
+  const { upgrade, os } = p
+  const waitMs = p.config.process.gracefulTimeoutMs + p.timings.drainKillMarginMs
+  const deadline = os.now() + waitMs
+  while (os.running(pid)) {
+    if (os.now() >= deadline) {
+      p.log.warn({ predecessor: pid, waitedMs: waitMs }, 'previous generation still running after its drains: no longer waited for')
+      break
+    }
+    await os.sleep(p.timings.predecessorPollMs)
+  }
+  if (upgrade.predecessorPid === pid) upgrade.predecessorPid = undefined
 }

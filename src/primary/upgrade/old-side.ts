@@ -30,8 +30,25 @@ function checkNotStopping(p: Primary): void {
   if (p.stopRequested()) throw new SmoothError('SMOOTH_SHUTTING_DOWN')
 }
 
+/**
+ * At most two generations: a restart asked for just after the one that started us waits until our
+ * predecessor has exited (new-side.ts watches it, within a bound). A shutdown stops the wait.
+ */
+async function awaitPredecessorExit(p: Primary, rec: RolloutRecord): Promise<void> {
+  const { upgrade, os } = p
+  const pid = upgrade.predecessorPid
+  if (pid === undefined) return
+  rec.progress.step = `waiting for the previous generation (pid ${pid}) to exit`
+  p.log.info({ predecessor: pid }, 'restart waits for the previous generation to exit')
+  while (upgrade.predecessorPid !== undefined) {
+    checkNotStopping(p)
+    await os.sleep(p.timings.predecessorPollMs)
+  }
+}
+
 async function handOverSteps(p: Primary, plan: LaunchPlan, rec: RolloutRecord, hooks: RequesterHooks): Promise<void> {
   const { log, upgrade, workerCounts } = p
+  await awaitPredecessorExit(p, rec)
   const channel = new StatusServer(log)
   channel.on('refused', () => p.metrics.refused())
   channel.on('hello', () => workerCounts.connect((f) => channel.send(f)))

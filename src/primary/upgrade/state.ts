@@ -79,6 +79,12 @@ export class Upgrade {
   private child: Generation | undefined
   /** The old side's restart while it runs: a shutdown waits for it to unwind. */
   running: Promise<void> | undefined
+  /**
+   * New side, once handed over: the previous generation's pid (its welcome says it), until seen gone.
+   * It still exits after the handover (closing its listeners, its last log line); a restart asked for
+   * meanwhile waits for that (old-side.ts), so that there are never three generations.
+   */
+  predecessorPid: number | undefined
   /** Called with every transition (logs, tests). */
   onTransition: ((name: Transition, from: UpgradeState, to: UpgradeState) => void) | undefined
 
