@@ -150,7 +150,8 @@ export function createWorkerRuntime(): RuntimeHooks {
       // Not ready before under-pressure has had a sample and says healthy; then report changes.
       // under-pressure reads 0 (or nothing) as its default, 1 s.
       const sampleMs = Math.max(...limited.map((sc) => sc.underPressure.sampleInterval || 1000))
-      await whenHealthy(apps, sampleMs, config.process.readyTimeoutMs / 2)
+      const maxUtilization = Math.min(...limited.map((sc) => sc.underPressure.maxEventLoopUtilization ?? Infinity))
+      await whenHealthy(apps, sampleMs, config.process.readyTimeoutMs / 2, maxUtilization)
       watchPressure(apps, Math.max(10, Math.round(sampleMs / 2)), (under) => pressure.set('limits', under))
     }
     state = 'ready'
