@@ -134,15 +134,21 @@ test('a worker that never gets ready is killed at readyTimeout and fails the sta
   assert.ok(p.upgrade.idle)
 })
 
-test('after the handover, the predecessor (its welcome names its pid) is watched until it has exited, then forgotten', async () => {
+/** A one-worker restart through to the handover, whose predecessor's welcome names `pid` (still running). */
+async function handedOverFrom(pid: number): Promise<FakePrimary> {
   const { p, channel, done } = begin({ workers: 1, surge: 1 })
-  p.os.alive.add(4242)
-  channel.emit('frame', { t: 'welcome', counters: { restarts: 0, reloads: 0, workerCrashes: 0, rolloutFailures: 0 }, history: [], pid: 4242 })
+  p.os.alive.add(pid)
+  channel.emit('frame', { t: 'welcome', counters: { restarts: 0, reloads: 0, workerCrashes: 0, rolloutFailures: 0 }, history: [], pid })
   await p.os.advance(p.timings.workerSettleMs)
   channel.emit('frame', { t: 'retired', workerPid: 77 })
   await p.os.advance(0)
   channel.emit('frame', { t: 'handover', metrics: [] })
   assert.equal(await done, 'done')
+  return p
+}
+
+test('after the handover, the predecessor (its welcome names its pid) is watched until it has exited, then forgotten', async () => {
+  const p = await handedOverFrom(4242)
   assert.equal(p.upgrade.predecessorPid, 4242, 'still running after the handover: a restart of ours would wait')
   await p.os.advance(p.timings.predecessorPollMs * 3)
   assert.equal(p.upgrade.predecessorPid, 4242)
@@ -152,14 +158,7 @@ test('after the handover, the predecessor (its welcome names its pid) is watched
 })
 
 test('a predecessor still running past its drains (stuck, or its pid reused) is forgotten at that bound', async () => {
-  const { p, channel, done } = begin({ workers: 1, surge: 1 })
-  p.os.alive.add(4243)
-  channel.emit('frame', { t: 'welcome', counters: { restarts: 0, reloads: 0, workerCrashes: 0, rolloutFailures: 0 }, history: [], pid: 4243 })
-  await p.os.advance(p.timings.workerSettleMs)
-  channel.emit('frame', { t: 'retired', workerPid: 77 })
-  await p.os.advance(0)
-  channel.emit('frame', { t: 'handover', metrics: [] })
-  assert.equal(await done, 'done')
+  const p = await handedOverFrom(4243)
   await p.os.advance(p.config.process.gracefulTimeoutMs + p.timings.drainKillMarginMs - p.timings.predecessorPollMs)
   assert.equal(p.upgrade.predecessorPid, 4243)
   await p.os.advance(p.timings.predecessorPollMs * 2)
