@@ -11,11 +11,14 @@ import { parseExposition, total } from './helpers/exposition.js'
 after(killAll)
 const root = mkdtempSync(join(tmpdir(), 'smooth-pressure-'))
 after(() => rmSync(root, { recursive: true, force: true }))
-// A stressed worker's utilisation is >= 0.85 per sample (fixtures/pressure.ts). A healthy worker
-// answering one request after another on a busy 2-core machine reaches 0.6 in some samples (CI saw
-// it shed once), but not 0.75. (A new worker's first under-pressure sample spans its own start-up and
-// read under 0.75 while it was stressed: the rollout test checks that it is not ready then.)
-const LIMITS = JSON.stringify({ maxEventLoopUtilization: 0.75, sampleInterval: 100, retryAfter: 7 })
+// A stressed worker's utilisation is >= 0.85 per sample on an idle machine (fixtures/pressure.ts). A
+// healthy worker answering one request after another on a busy 2-core machine reaches 0.6 in some
+// samples (CI saw it shed once), but not 0.75: the steering tests take that. A worker starting in a
+// rollout competes for the CPU with the other new one, and a loop waiting to be scheduled counts as
+// idle: the full suite saw one stressed from its start read under 0.75 (1 run of 5), so that test
+// keeps 0.6.
+const limits = (maxEventLoopUtilization: number): string => JSON.stringify({ maxEventLoopUtilization, sampleInterval: 100, retryAfter: 7 })
+const LIMITS = limits(0.75)
 
 /** Which worker answered each of `n` requests on new connections: 200, or 503 when under-pressure shed it. */
 async function answers(port: number, n: number): Promise<{ pid: number; status: number }[]> {
@@ -74,7 +77,7 @@ test('with every worker under pressure: 503 with Retry-After, counted; /metrics 
 
 test('a rollout does not give a new worker connections before it is healthy', { timeout: 60_000 }, async () => {
   const flag = join(root, 'stress-new-workers')
-  const p = new SmoothProcess(dist('test/fixtures/pressure.js'), { SMOOTH_UNDER_PRESSURE: LIMITS, STRESS_AT_START: flag })
+  const p = new SmoothProcess(dist('test/fixtures/pressure.js'), { SMOOTH_UNDER_PRESSURE: limits(0.6), STRESS_AT_START: flag })
   try {
     await p.ready()
     writeFileSync(flag, '')
