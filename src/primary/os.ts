@@ -1,7 +1,8 @@
 import cluster from 'node:cluster'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { setTimeout as delay } from 'node:timers/promises'
 import { spawnGeneration } from './successor.js'
+import { procStat } from '../proc-stat.js'
 import type { IpcEnd } from '../wire.js'
 
 /**
@@ -86,12 +87,9 @@ function running(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
-  try {
-    // Linux: field 3 of /proc/<pid>/stat is the state; Z is exited, waiting for its parent to reap it.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z'
-  } catch {
-    // Gone since the kill(0), or no /proc (not Linux: kill(0) is all there is to go by).
-    return !existsSync('/proc/self')
-  }
+  const stat = procStat(pid)
+  // Gone since the kill(0), or no /proc (not Linux: kill(0) is all there is to go by).
+  if (!stat) return !existsSync('/proc/self')
+  // A zombie has exited and waits for its parent to reap it.
+  return stat[0] !== 'Z'
 }

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { readdirSync, readlinkSync } from 'node:fs'
+import { procStat } from '../proc-stat.js'
 
 /**
  * Which of our descriptors `fds` name a socket that another process also holds: read from /proc
@@ -37,15 +38,8 @@ export function heldElsewhere(fds: readonly number[]): Set<number> {
   }
 }
 
-/** The process group of `pid` (field 5 of /proc/<pid>/stat, after the parenthesised command name). */
-function processGroup(pid: string): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]
-  } catch {
-    return undefined
-  }
-}
+/** The process group of `pid` (field 5 of /proc/<pid>/stat). */
+const processGroup = (pid: string): string | undefined => procStat(pid)?.[2]
 
 /** What the descriptors of `pid` point to ("socket:[inode]" for a socket); none if it is gone. */
 function socketsOf(pid: string): string[] {
