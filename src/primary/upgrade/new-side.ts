@@ -114,6 +114,7 @@ export async function startAfterPredecessor(p: Primary, channel: PredecessorChan
  * The previous generation still exits after the handover (its listeners closed, its drains done,
  * its last log line); until it has, a restart of ours waits (old-side.ts): never three generations.
  * Bounded by its drains: past them, it is forgotten (stuck, or its pid since reused) and we go on.
+ * Polled: it is not our child (the anchor's, or our parent's), so no exit event reaches us.
  */
 async function forgetPredecessorOnExit(p: Primary, pid: number): Promise<void> {
   const { upgrade, os } = p
